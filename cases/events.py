@@ -1,0 +1,134 @@
+"""Constructors for CaseEvent rows: the only place events are created.
+
+Each function writes one event in the caller's transaction. Status changes go
+through `status_changed`; the others record what happens between them.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from cases.choices import CaseAction, CaseStatus
+from cases.models import Case, CaseEvent, ExtensionRequest
+from chengguan import clock
+
+# Events the reporter sees on the public tracking page.
+PUBLIC_ACTIONS = frozenset(
+    {
+        CaseAction.REPORT,
+        CaseAction.REGISTER,
+        CaseAction.REJECT,
+        CaseAction.MERGE,
+        CaseAction.DISPATCH,
+        CaseAction.SIGN_FOR,
+        CaseAction.SUBMIT_RESULT,
+        CaseAction.CLOSE,
+        CaseAction.REWORK,
+        CaseAction.REOPEN,
+        CaseAction.DUPLICATE_ADDED,
+    }
+)
+
+
+def _create(
+    case: Case,
+    action: CaseAction,
+    *,
+    actor: Any,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    from_status: str = "",
+    to_status: str = "",
+) -> CaseEvent:
+    event = CaseEvent(
+        case=case,
+        action=action,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        data=data or {},
+        is_public=action in PUBLIC_ACTIONS,
+        created_at=clock.now(),
+    )
+    event.save()
+    return event
+
+
+def status_changed(
+    case: Case,
+    action: CaseAction,
+    *,
+    actor: Any,
+    from_status: CaseStatus | str,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> CaseEvent:
+    return _create(
+        case, action, actor=actor, note=note, data=data, from_status=from_status, to_status=case.status
+    )
+
+
+def reported(case: Case, *, actor: Any) -> CaseEvent:
+    return _create(case, CaseAction.REPORT, actor=actor, to_status=case.status, data={"source": case.source})
+
+
+def duplicate_added(master: Case, *, duplicate: Case, actor: Any) -> CaseEvent:
+    return _create(
+        master,
+        CaseAction.DUPLICATE_ADDED,
+        actor=actor,
+        data={"duplicate": duplicate.number, "report_count": master.report_count},
+    )
+
+
+def extension_requested(case: Case, *, request: ExtensionRequest, actor: Any) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.EXTENSION_REQUESTED,
+        actor=actor,
+        note=request.reason,
+        data={"request": request.pk, "requested_due_at": request.requested_due_at.isoformat()},
+    )
+
+
+def extension_decided(
+    case: Case, *, request: ExtensionRequest, actor: Any, old_due_at: datetime | None
+) -> CaseEvent:
+    action = (
+        CaseAction.EXTENSION_APPROVED if request.status == "approved" else CaseAction.EXTENSION_REFUSED
+    )
+    return _create(
+        case,
+        action,
+        actor=actor,
+        note=request.decision_note,
+        data={
+            "request": request.pk,
+            "old_due_at": old_due_at.isoformat() if old_due_at else None,
+            "due_at": case.due_at.isoformat() if case.due_at else None,
+        },
+    )
+
+
+def escalated(case: Case, *, actor: Any, note: str, automatic: bool) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.ESCALATE,
+        actor=actor,
+        note=note,
+        data={
+            "level": case.escalation_level,
+            "automatic": automatic,
+            "deadline": case.deadline.isoformat() if case.deadline else None,
+        },
+    )
+
+
+def attachment_added(case: Case, *, actor: Any, attachment_ids: list[int], kind: str) -> CaseEvent:
+    return _create(
+        case, CaseAction.ATTACHMENT_ADDED, actor=actor, data={"attachments": attachment_ids, "kind": kind}
+    )
+
+
+def note_added(case: Case, *, actor: Any, note: str) -> CaseEvent:
+    return _create(case, CaseAction.NOTE, actor=actor, note=note)

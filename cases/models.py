@@ -1,0 +1,370 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from cases.choices import (
+    AttachmentKind,
+    CaseAction,
+    CaseSource,
+    CaseStatus,
+    CategoryKind,
+    ExtensionStatus,
+    RejectReason,
+    Urgency,
+)
+from chengguan.permissions import RestrictedQuerySet
+
+
+class Category(models.Model):
+    """A two-level case category (大类/小类) with its default urgency."""
+
+    parent = models.ForeignKey(
+        "self",
+        verbose_name=_("parent category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+    )
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=50)
+    name_en = models.CharField(_("English name"), max_length=80, blank=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=CategoryKind.choices, default=CategoryKind.EVENT)
+    default_urgency = models.CharField(
+        _("default urgency"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    handling_units = models.ManyToManyField(
+        "communities.HandlingUnit",
+        verbose_name=_("usual handling units"),
+        blank=True,
+        related_name="categories",
+    )
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sort_order", "code"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return f"{self.parent.local_name} / {self.local_name}" if self.parent_id and self.parent else self.local_name
+
+    @property
+    def local_name(self) -> str:
+        """The name in the active language (categories are data, named in Chinese first)."""
+        from django.utils.translation import get_language
+
+        if self.name_en and (get_language() or "").startswith("en"):
+            return self.name_en
+        return self.name
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.parent_id is not None
+
+
+class TimeLimit(models.Model):
+    """Working hours allowed for each stage of a case of one category and urgency.
+
+    A subcategory without its own row uses its parent's; without either the
+    defaults in `DEFAULT_HOURS` apply.
+    """
+
+    DEFAULT_HOURS = {"register": 8, "dispatch": 4, "handle": 40, "verify": 16}
+
+    category = models.ForeignKey(
+        Category, verbose_name=_("category"), on_delete=models.CASCADE, related_name="time_limits"
+    )
+    urgency = models.CharField(_("urgency"), max_length=16, choices=Urgency.choices)
+    register_hours = models.DecimalField(
+        _("hours to register"), max_digits=6, decimal_places=1, validators=[MinValueValidator(0)]
+    )
+    dispatch_hours = models.DecimalField(
+        _("hours to dispatch"), max_digits=6, decimal_places=1, validators=[MinValueValidator(0)]
+    )
+    handle_hours = models.DecimalField(
+        _("hours to handle"), max_digits=6, decimal_places=1, validators=[MinValueValidator(0)]
+    )
+    verify_hours = models.DecimalField(
+        _("hours to verify"), max_digits=6, decimal_places=1, validators=[MinValueValidator(0)]
+    )
+
+    class Meta:
+        verbose_name = _("time limit")
+        verbose_name_plural = _("time limits")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "urgency"], name="timelimit_unique_per_urgency")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category} ({self.get_urgency_display()})"
+
+    def for_stage(self, stage: str) -> timedelta:
+        return timedelta(hours=float(getattr(self, f"{stage}_hours")))
+
+
+class CaseNumberSequence(models.Model):
+    """The last case number issued on a day; its row lock serializes numbering."""
+
+    day = models.DateField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+
+class Case(models.Model):
+    """One reported problem, from intake to closure (DESIGN §3)."""
+
+    number = models.CharField(_("case number"), max_length=32, unique=True)
+    tracking_code = models.CharField(_("tracking code"), max_length=12, unique=True)
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    version = models.PositiveIntegerField(_("version"), default=1)
+
+    status = models.CharField(
+        _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REPORTED
+    )
+    source = models.CharField(_("source"), max_length=16, choices=CaseSource.choices)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        help_text=_("Empty while the reporter was unsure; the operator classifies it."),
+    )
+    urgency = models.CharField(_("urgency"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL)
+    title = models.CharField(_("title"), max_length=100, blank=True)
+    description = models.TextField(_("description"))
+
+    # Where
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    lat = models.FloatField(_("latitude"), null=True, blank=True)
+    lng = models.FloatField(_("longitude"), null=True, blank=True)
+    district = models.ForeignKey(
+        "communities.District", verbose_name=_("district"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="cases",
+    )
+    community = models.ForeignKey(
+        "communities.Community", verbose_name=_("community"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="cases",
+    )
+    grid_cell = models.ForeignKey(
+        "communities.GridCell", verbose_name=_("grid cell"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="cases",
+    )
+
+    # Who reported it (personal data: masked for roles without view_reporter_contact)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("reporter account"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="reported_cases",
+    )
+    reporter_name = models.CharField(_("reporter name"), max_length=64, blank=True)
+    reporter_phone = models.CharField(_("reporter phone"), max_length=32, blank=True, db_index=True)
+    is_anonymous = models.BooleanField(
+        _("anonymous to the public"), default=False,
+        help_text=_("The reporter's identity is never shown on public pages."),
+    )
+    report_count = models.PositiveIntegerField(_("number of reports"), default=1)
+    # A complaint about an officer's conduct: supervisors only, never the officer.
+    subject_officer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("officer complained about"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="conduct_complaints",
+    )
+
+    # Who handles it
+    handling_unit = models.ForeignKey(
+        "communities.HandlingUnit", verbose_name=_("handling unit"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="cases",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("assigned officer"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="assigned_cases",
+    )
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="duplicates",
+    )
+    reject_reason = models.CharField(_("reason for rejection"), max_length=16, choices=RejectReason.choices, blank=True)
+    result = models.TextField(_("handling result"), blank=True)
+
+    # Time
+    deadline = models.DateTimeField(_("deadline of the current stage"), null=True, blank=True)
+    due_at = models.DateTimeField(
+        _("handling deadline"), null=True, blank=True,
+        help_text=_("Set at the first dispatch; moved by extensions and parking."),
+    )
+    reported_at = models.DateTimeField(_("reported at"), db_index=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    dispatched_at = models.DateTimeField(_("dispatched at"), null=True, blank=True)
+    signed_at = models.DateTimeField(_("signed for at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
+    parked_at = models.DateTimeField(_("parked since"), null=True, blank=True)
+    parked_hours = models.DecimalField(
+        _("working hours parked"), max_digits=8, decimal_places=2, default=0
+    )
+    updated_at = models.DateTimeField(_("last change"), auto_now=True)
+
+    # Counters kept for indicators (DESIGN §6)
+    return_count = models.PositiveSmallIntegerField(_("times returned"), default=0)
+    rework_count = models.PositiveSmallIntegerField(_("times reworked"), default=0)
+    extension_count = models.PositiveSmallIntegerField(_("times extended"), default=0)
+    reopen_count = models.PositiveSmallIntegerField(_("times reopened"), default=0)
+    escalation_level = models.PositiveSmallIntegerField(_("escalation level"), default=0)
+    escalated_at = models.DateTimeField(_("escalated at"), null=True, blank=True)
+    # The deadline that the last automatic escalation was for: escalating is
+    # idempotent per deadline.
+    escalated_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        permissions = [
+            ("register_case", _("Register, reject and merge reports")),
+            ("dispatch_case", _("Dispatch cases")),
+            ("handle_case", _("Handle dispatched cases")),
+            ("verify_case", _("Verify handled cases")),
+            ("supervise_case", _("Approve extensions and parking, escalate")),
+            ("reopen_case", _("Reopen closed cases")),
+            ("view_conduct_complaint", _("See complaints about officers' conduct")),
+            ("view_reporter_contact", _("See reporters' names and phone numbers")),
+        ]
+        indexes = [
+            models.Index(fields=["status", "deadline"]),
+            models.Index(fields=["district", "status"]),
+            models.Index(fields=["community", "status"]),
+            models.Index(fields=["handling_unit", "status"]),
+            models.Index(fields=["assignee", "status"]),
+            models.Index(fields=["category", "reported_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_open(self) -> bool:
+        from cases.choices import OPEN_STATUSES
+
+        return self.status in OPEN_STATUSES
+
+    def is_overdue(self, at: object = None) -> bool:
+        from chengguan import clock
+
+        return bool(self.deadline and self.is_open and self.deadline < (at or clock.now()))
+
+
+class CaseEvent(models.Model):
+    """One immutable line of a case's history, written with the change it records."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(_("action"), max_length=24, choices=CaseAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )
+    from_status = models.CharField(_("from"), max_length=16, choices=CaseStatus.choices, blank=True)
+    to_status = models.CharField(_("to"), max_length=16, choices=CaseStatus.choices, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    is_public = models.BooleanField(_("shown to the reporter"), default=False)
+    created_at = models.DateTimeField(_("time"), db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        indexes = [models.Index(fields=["case", "created_at"]), models.Index(fields=["action", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.action}"
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.pk is not None:
+            raise RuntimeError("Case events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Case events are append-only.")
+
+
+def attachment_path(instance: CaseAttachment, filename: str) -> str:
+    from chengguan import clock
+
+    return f"cases/{clock.now():%Y/%m}/{instance.case.number}/{filename}"
+
+
+class CaseAttachment(models.Model):
+    """A photo of the problem (before) or of the result (after)."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        CaseEvent, verbose_name=_("event"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="attachments",
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=AttachmentKind.choices, default=AttachmentKind.BEFORE)
+    file = models.ImageField(_("file"), upload_to=attachment_path, width_field="width", height_field="height")
+    width = models.PositiveIntegerField(null=True, editable=False)
+    height = models.PositiveIntegerField(null=True, editable=False)
+    size = models.PositiveIntegerField(_("size in bytes"), default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    is_hidden = models.BooleanField(_("hidden from the public"), default=False)
+    created_at = models.DateTimeField(_("uploaded at"))
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.kind}"
+
+
+class ExtensionRequest(models.Model):
+    """A handler's request for more time (延期), decided by a supervisor."""
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="extension_requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_due_at = models.DateTimeField(_("new deadline asked for"))
+    reason = models.TextField(_("reason"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    created_at = models.DateTimeField(_("requested at"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("extension request")
+        verbose_name_plural = _("extension requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(status="pending"),
+                name="one_pending_extension_per_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} → {self.requested_due_at:%Y-%m-%d}"

@@ -1,0 +1,98 @@
+"""Scope rules for case data (see chengguan.permissions for the gate)."""
+
+from typing import Any
+
+from django.db.models import Q
+
+from cases.models import Case, CaseAttachment, CaseEvent, Category
+from chengguan.permissions import NOTHING, Scope, ScopeRule, in_ids, register_rule
+
+CASE_PERMISSIONS = {
+    "view": "cases.view_case",
+    "report": "cases.add_case",
+    "register": "cases.register_case",
+    "dispatch": "cases.dispatch_case",
+    "handle": "cases.handle_case",
+    "verify": "cases.verify_case",
+    "supervise": "cases.supervise_case",
+    "reopen": "cases.reopen_case",
+}
+
+
+def _sees_conduct_complaints(user: Any) -> bool:
+    return bool(user.has_perm("cases.view_conduct_complaint"))
+
+
+def case_q(scope: Scope, user: Any, action: str, prefix: str = "") -> Q:
+    def f(**lookups: Any) -> Q:
+        return Q(**{f"{prefix}{key}": value for key, value in lookups.items()})
+
+    if action == "handle":
+        # Handlers act on what is dispatched to them, to their unit, or to the
+        # liaison of a community they cover (AB角).
+        area = (
+            Q()
+            if scope.city_wide
+            else f(assignee_id=scope.user_id)
+            | f(handling_unit_id__in=scope.unit_ids)
+            | (f(assignee__isnull=False) & f(community_id__in=scope.community_ids))
+        )
+    elif scope.city_wide:
+        area = Q()
+    else:
+        area = (
+            NOTHING
+            | f(district_id__in=scope.district_ids)
+            | f(community_id__in=scope.community_ids)
+            | f(handling_unit_id__in=scope.unit_ids)
+            | f(assignee_id=scope.user_id)
+        )
+    if _sees_conduct_complaints(user):
+        # Supervisors see conduct complaints, except those about themselves.
+        conduct = ~f(subject_officer_id=scope.user_id)
+    else:
+        conduct = f(subject_officer__isnull=True)
+    return area & conduct
+
+
+def case_allows(scope: Scope, user: Any, action: str, case: Case) -> bool:
+    if case.subject_officer_id is not None:
+        if not _sees_conduct_complaints(user) or case.subject_officer_id == scope.user_id:
+            return False
+    if scope.city_wide:
+        return True
+    if action == "handle":
+        return (
+            case.assignee_id == scope.user_id
+            or in_ids(case.handling_unit_id, scope.unit_ids)
+            or (case.assignee_id is not None and in_ids(case.community_id, scope.community_ids))
+        )
+    return (
+        in_ids(case.district_id, scope.district_ids)
+        or in_ids(case.community_id, scope.community_ids)
+        or in_ids(case.handling_unit_id, scope.unit_ids)
+        or (case.assignee_id is not None and case.assignee_id == scope.user_id)
+    )
+
+
+def _child_rule(prefix: str, related: str) -> ScopeRule[Any]:
+    """Events and photos are visible exactly when their case is."""
+    return ScopeRule(
+        permissions={"view": "cases.view_case"},
+        q=lambda scope, user, action: case_q(scope, user, action, prefix=prefix),
+        allows=lambda scope, user, action, obj: case_allows(scope, user, action, getattr(obj, related)),
+    )
+
+
+def register() -> None:
+    register_rule(Case, ScopeRule(permissions=CASE_PERMISSIONS, q=case_q, allows=case_allows))
+    register_rule(CaseEvent, _child_rule("case__", "case"))
+    register_rule(CaseAttachment, _child_rule("case__", "case"))
+    register_rule(
+        Category,
+        ScopeRule(
+            permissions={"view": "cases.view_category"},
+            q=lambda scope, user, action: Q(),
+            allows=lambda scope, user, action, obj: True,
+        ),
+    )

@@ -1,0 +1,795 @@
+"""Writes to cases: one service per workflow verb.
+
+Every service here is keyword-only, runs in one transaction, locks the case
+row and checks the actor through the permission gate in the same query,
+validates, changes the status only through the transition table
+(cases.choices.TRANSITIONS), appends CaseEvents and defers notifications
+until the transaction commits.
+
+Errors are chengguan.errors.DomainError subclasses with stable codes:
+`permission_denied` (actor out of role or scope), `case.transition_not_allowed`
+(wrong status), `stale_object` (the caller's version is out of date) and
+`invalid`-family codes for bad input.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from cases import events
+from cases.attachments import MAX_PHOTOS_PER_UPLOAD, normalise_image
+from cases.choices import (
+    ESCALATABLE_STATUSES,
+    EXTENSION_STATUSES,
+    HANDLING_STATUSES,
+    OPEN_STATUSES,
+    PUBLIC_SOURCES,
+    TRANSITIONS,
+    AttachmentKind,
+    CaseAction,
+    CaseSource,
+    CaseStatus,
+    ExtensionStatus,
+    RejectReason,
+    Urgency,
+)
+from cases.deadlines import apply_stage_deadline, handling_due_at
+from cases.models import Case, CaseAttachment, CaseEvent, CaseNumberSequence, Category, ExtensionRequest
+from chengguan import clock
+from chengguan.errors import ActionNotPermitted, InvalidInput, StaleObject, TransitionNotAllowed
+from chengguan.permissions import has_role_permission, restrict
+from chengguan.worktime import get_calendar
+from communities.models import Community, District, HandlingUnit
+from communities.selectors import locate_point
+
+TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
+MAX_DESCRIPTION = 2000
+MAX_NOTE = 1000
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+def _lock(case: Case, actor: Any, action: str, expected_version: int | None = None) -> Case:
+    """Re-read the case under a row lock, through the gate, in one query."""
+    queryset = Case.objects.select_for_update(of=("self",)).select_related("category")
+    locked = restrict(queryset, actor, action).filter(pk=case.pk).first()
+    if locked is None:
+        raise ActionNotPermitted()
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleObject()
+    return locked
+
+
+def _transition(
+    case: Case,
+    action: CaseAction,
+    *,
+    actor: Any,
+    now: datetime,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    fields: dict[str, Any] | None = None,
+) -> CaseEvent:
+    """Move a locked case along the transition table and record the event.
+
+    Raises TransitionNotAllowed (changing nothing) when the table has no
+    `action` from the case's status.
+    """
+    source = CaseStatus(case.status)
+    target = TRANSITIONS[source].get(action)
+    if target is None:
+        raise TransitionNotAllowed(
+            _("A case that is “%(status)s” cannot be %(action)s.")
+            % {"status": source.label, "action": CaseAction(action).label.lower()},
+            status=source.value,
+            action=action,
+        )
+    changed = dict(fields or {})
+    for name, value in changed.items():
+        setattr(case, name, value)
+    case.status = target
+    case.version += 1
+    apply_stage_deadline(case, now)
+    case.save(update_fields=[*changed, "status", "version", "deadline", "updated_at"])
+    event = events.status_changed(case, action, actor=actor, from_status=source, note=note, data=data)
+    _notify_on_commit(event)
+    return event
+
+
+def _touch(case: Case, *fields: str) -> None:
+    """Save a non-status change to a locked case, bumping its version."""
+    case.version += 1
+    case.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _notify_on_commit(event: CaseEvent) -> None:
+    from cases.tasks import notify_case_event
+
+    transaction.on_commit(partial(notify_case_event.delay, event.pk))
+
+
+def _clean_text(value: str | None, *, field: str, required: bool, max_length: int = MAX_NOTE) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(_("Please fill in the %(field)s.") % {"field": field}, code="invalid.required", field=field)
+    if len(text) > max_length:
+        raise InvalidInput(
+            _("The %(field)s must be at most %(max)d characters.") % {"field": field, "max": max_length},
+            code="invalid.too_long",
+            field=field,
+        )
+    return text
+
+
+def _next_case_number(moment: datetime) -> str:
+    """CG-YYYYMMDD-NNNNNN, counted per local day; the counter row lock makes it safe."""
+    from django.conf import settings
+
+    day = timezone.localtime(moment).date()
+    CaseNumberSequence.objects.get_or_create(day=day)
+    sequence = CaseNumberSequence.objects.select_for_update().get(day=day)
+    sequence.last += 1
+    sequence.save(update_fields=["last"])
+    return f"{settings.CASE_NUMBER_PREFIX}-{day:%Y%m%d}-{sequence.last:06d}"
+
+
+def _new_tracking_code() -> str:
+    while True:
+        code = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(8))
+        if not Case.objects.filter(tracking_code=code).exists():
+            return code
+
+
+def _store_photos(
+    case: Case, photos: Sequence[UploadedFile], *, kind: str, actor: Any, now: datetime
+) -> list[CaseAttachment]:
+    stored = []
+    for upload in photos:
+        content = normalise_image(upload)
+        attachment = CaseAttachment(
+            case=case,
+            kind=kind,
+            size=content.size,
+            uploaded_by=actor if actor is not None and actor.is_authenticated else None,
+            created_at=now,
+        )
+        attachment.file.save(content.name or "photo", content, save=False)
+        attachment.save()
+        stored.append(attachment)
+    return stored
+
+
+def _check_photo_count(photos: Sequence[UploadedFile]) -> None:
+    if len(photos) > MAX_PHOTOS_PER_UPLOAD:
+        raise InvalidInput(
+            _("At most %(max)d photos can be uploaded at once.") % {"max": MAX_PHOTOS_PER_UPLOAD},
+            code="attachment.too_many",
+        )
+
+
+def _handler_snapshot(case: Case) -> dict[str, Any]:
+    unit, assignee = case.handling_unit, case.assignee
+    return {
+        "handling_unit": unit.pk if unit else None,
+        "handling_unit_name": str(unit) if unit else "",
+        "assignee": assignee.pk if assignee else None,
+        "assignee_name": assignee.display_name if assignee else "",
+    }
+
+
+# --- intake ------------------------------------------------------------------
+
+
+def case_report(
+    *,
+    source: CaseSource | str,
+    description: str,
+    actor: Any = None,
+    category: Category | None = None,
+    urgency: Urgency | str | None = None,
+    title: str = "",
+    lat: float | None = None,
+    lng: float | None = None,
+    address: str = "",
+    community: Community | None = None,
+    reporter_name: str = "",
+    reporter_phone: str = "",
+    reporter: Any = None,
+    is_anonymous: bool = False,
+    subject_officer: Any = None,
+    photos: Sequence[UploadedFile] = (),
+    idempotency_key: str | None = None,
+) -> Case:
+    """File a new report (status `reported`).
+
+    Preconditions: public sources (web form, QR code) are open to anyone;
+    every other source needs the `cases.add_case` role permission.
+    Side effects: routes the point to its community and grid cell, numbers
+    the case, stores the photos, writes the `report` event. With an
+    idempotency key already used, returns that case and does nothing else.
+    """
+    if idempotency_key:
+        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    try:
+        source = CaseSource(source)
+    except ValueError:
+        raise InvalidInput(_("Unknown source."), code="invalid.source") from None
+    if source not in PUBLIC_SOURCES and not has_role_permission(actor, Case, "report"):
+        raise ActionNotPermitted()
+
+    description = _clean_text(description, field=_("description"), required=True, max_length=MAX_DESCRIPTION)
+    title = _clean_text(title, field=_("title"), required=False, max_length=100)
+    address = _clean_text(address, field=_("address"), required=False, max_length=200)
+    reporter_name = _clean_text(reporter_name, field=_("name"), required=False, max_length=64)
+    reporter_phone = (reporter_phone or "").strip()
+    if reporter_phone and not PHONE_RE.match(reporter_phone):
+        raise InvalidInput(_("Please enter a valid phone number."), code="invalid.phone", field="reporter_phone")
+    if (lat is None) != (lng is None):
+        raise InvalidInput(_("A location needs both latitude and longitude."), code="invalid.location")
+    if lat is not None and lng is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise InvalidInput(_("The location is not a valid coordinate."), code="invalid.location")
+    if category is not None and not category.is_active:
+        raise InvalidInput(_("This category is no longer in use."), code="invalid.category")
+    _check_photo_count(photos)
+    if urgency is None:
+        urgency = category.default_urgency if category else Urgency.NORMAL
+    try:
+        urgency = Urgency(urgency)
+    except ValueError:
+        raise InvalidInput(_("Unknown urgency."), code="invalid.urgency") from None
+
+    place = locate_point(lat, lng) if lat is not None and lng is not None else None
+    grid_cell = place.grid_cell if place else None
+    if place and place.community:
+        community = place.community
+    district: District | None = place.district if place else None
+    if community is not None:
+        district = community.street.district
+    if district is None:
+        only = list(District.objects.filter(is_active=True)[:2])
+        district = only[0] if len(only) == 1 else None
+
+    now = clock.now()
+    case = Case(
+        source=source,
+        category=category,
+        urgency=urgency,
+        title=title,
+        description=description,
+        address=address,
+        lat=lat,
+        lng=lng,
+        district=district,
+        community=community,
+        grid_cell=grid_cell,
+        reporter=reporter if reporter is not None and reporter.is_authenticated else None,
+        reporter_name=reporter_name,
+        reporter_phone=reporter_phone,
+        is_anonymous=is_anonymous,
+        subject_officer=subject_officer,
+        reported_at=now,
+        idempotency_key=idempotency_key or None,
+    )
+    try:
+        with transaction.atomic():
+            case.number = _next_case_number(now)
+            case.tracking_code = _new_tracking_code()
+            apply_stage_deadline(case, now)
+            case.full_clean(validate_unique=False, validate_constraints=False)
+            case.save()
+            _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
+            event = events.reported(case, actor=actor)
+            _notify_on_commit(event)
+    except ValidationError as exc:
+        raise InvalidInput(_("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}) from exc
+    except IntegrityError:
+        # Another request with the same idempotency key won the race.
+        if idempotency_key:
+            existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+            if existing is not None:
+                return existing
+        raise
+    return case
+
+
+@transaction.atomic
+def case_register(
+    *,
+    case: Case,
+    actor: Any,
+    category: Category | None = None,
+    urgency: Urgency | str | None = None,
+    community: Community | None = None,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Case:
+    """Accept a report as a case (立案), fixing category, urgency and place if needed.
+
+    Preconditions: operator role in scope; status `reported`; a category.
+    Side effects: `register` event; the dispatch deadline starts.
+    """
+    case = _lock(case, actor, "register", expected_version)
+    note = _clean_text(note, field=_("note"), required=False)
+    fields: dict[str, Any] = {"registered_at": clock.now()}
+    if category is not None:
+        if not category.is_active:
+            raise InvalidInput(_("This category is no longer in use."), code="invalid.category")
+        fields["category"] = category
+    if urgency is not None:
+        fields["urgency"] = Urgency(urgency)
+    if community is not None:
+        fields["community"] = community
+        fields["district"] = community.street.district
+        if case.grid_cell_id and case.grid_cell and case.grid_cell.community_id != community.pk:
+            fields["grid_cell"] = None
+    if category is None and case.category_id is None:
+        if CaseStatus(case.status) == CaseStatus.REPORTED:
+            raise InvalidInput(_("Choose a category before registering the case."), code="invalid.category")
+    _transition(case, CaseAction.REGISTER, actor=actor, now=fields["registered_at"], note=note, fields=fields)
+    return case
+
+
+@transaction.atomic
+def case_reject(
+    *,
+    case: Case,
+    actor: Any,
+    reason: RejectReason | str,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Case:
+    """Refuse a report (不予受理) with a reason the reporter will see.
+
+    Preconditions: operator role in scope; status `reported`.
+    Side effects: `reject` event; the reporter is notified.
+    """
+    case = _lock(case, actor, "register", expected_version)
+    try:
+        reason = RejectReason(reason)
+    except ValueError:
+        raise InvalidInput(_("Choose a reason for rejecting the report."), code="invalid.reason") from None
+    note = _clean_text(note, field=_("note"), required=reason != RejectReason.DUPLICATE)
+    now = clock.now()
+    _transition(
+        case,
+        CaseAction.REJECT,
+        actor=actor,
+        now=now,
+        note=note,
+        data={"reason": reason.value},
+        fields={"reject_reason": reason, "rejected_at": now},
+    )
+    return case
+
+
+@transaction.atomic
+def case_merge_duplicate(
+    *,
+    case: Case,
+    master: Case,
+    actor: Any,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Case:
+    """Merge a report into an open case it duplicates.
+
+    Preconditions: operator role with both cases in scope; `case` is
+    `reported`; `master` is open and not the same case.
+    Side effects: `case` is rejected as a duplicate pointing at `master`;
+    `master` counts the extra reports and records a `duplicate_added` event;
+    the duplicate's reporter is notified with the master case.
+    """
+    if master.pk == case.pk:
+        raise InvalidInput(_("A case cannot be merged into itself."), code="invalid.merge_self")
+    # Lock in id order so two merges in opposite directions cannot deadlock.
+    first, second = sorted([case, master], key=lambda c: c.pk)
+    locked = {c.pk: _lock(c, actor, "register" if c.pk == case.pk else "view") for c in (first, second)}
+    case, master = locked[case.pk], locked[master.pk]
+    if expected_version is not None and case.version != expected_version:
+        raise StaleObject()
+    if master.status not in OPEN_STATUSES or master.merged_into_id:
+        raise InvalidInput(_("Reports can only be merged into an open case."), code="invalid.merge_target")
+    note = _clean_text(note, field=_("note"), required=False)
+    now = clock.now()
+    _transition(
+        case,
+        CaseAction.MERGE,
+        actor=actor,
+        now=now,
+        note=note,
+        data={"master": master.number},
+        fields={"merged_into": master, "reject_reason": RejectReason.DUPLICATE, "rejected_at": now},
+    )
+    master.report_count += case.report_count
+    _touch(master, "report_count")
+    events.duplicate_added(master, duplicate=case, actor=actor)
+    return case
+
+
+# --- dispatch and handling ---------------------------------------------------
+
+
+@transaction.atomic
+def case_dispatch(
+    *,
+    case: Case,
+    actor: Any,
+    handling_unit: HandlingUnit | None = None,
+    assignee: Any = None,
+    note: str = "",
+    expected_version: int | None = None,
+) -> Case:
+    """Send a registered case to a handling unit or a liaison (派遣).
+
+    Preconditions: dispatcher role in scope; status `registered`; a handling
+    unit or an officer who can handle cases.
+    Side effects: the handling deadline is set on the first dispatch (later
+    dispatches keep it); `dispatch` event; the handler is notified.
+    """
+    case = _lock(case, actor, "dispatch", expected_version)
+    if handling_unit is None and assignee is None:
+        raise InvalidInput(_("Choose a handling unit or an officer."), code="invalid.handler")
+    if handling_unit is not None and not handling_unit.is_active:
+        raise InvalidInput(_("This handling unit is no longer active."), code="invalid.handler")
+    if assignee is not None and not (assignee.is_active and assignee.has_perm("cases.handle_case")):
+        raise InvalidInput(_("This person cannot handle cases."), code="invalid.handler")
+    note = _clean_text(note, field=_("note"), required=False)
+    now = clock.now()
+    fields: dict[str, Any] = {
+        "handling_unit": handling_unit,
+        "assignee": assignee,
+        "dispatched_at": now,
+        "signed_at": None,
+    }
+    if case.due_at is None:
+        fields["due_at"] = handling_due_at(case, now)
+    data = {
+        "handling_unit": handling_unit.pk if handling_unit else None,
+        "handling_unit_name": str(handling_unit) if handling_unit else "",
+        "assignee": assignee.pk if assignee else None,
+        "assignee_name": assignee.display_name if assignee else "",
+    }
+    _transition(case, CaseAction.DISPATCH, actor=actor, now=now, note=note, data=data, fields=fields)
+    return case
+
+
+@transaction.atomic
+def case_return(
+    *, case: Case, actor: Any, reason: str, expected_version: int | None = None
+) -> Case:
+    """Hand a case back to the dispatcher (回退): not ours, or wrongly dispatched.
+
+    Preconditions: the case's handler; status `dispatched` or `in_progress`;
+    a reason.
+    Side effects: the handler is cleared; `return` event; dispatchers notified.
+    """
+    case = _lock(case, actor, "handle", expected_version)
+    reason = _clean_text(reason, field=_("reason"), required=True)
+    previous = _handler_snapshot(case)
+    _transition(
+        case,
+        CaseAction.RETURN,
+        actor=actor,
+        now=clock.now(),
+        note=reason,
+        data={"previous_handler": previous},
+        fields={"handling_unit": None, "assignee": None, "signed_at": None, "return_count": case.return_count + 1},
+    )
+    return case
+
+
+@transaction.atomic
+def case_sign_for(*, case: Case, actor: Any, note: str = "", expected_version: int | None = None) -> Case:
+    """Acknowledge a dispatched case and start work on it (签收).
+
+    Preconditions: the case's handler; status `dispatched`.
+    Side effects: `sign_for` event.
+    """
+    case = _lock(case, actor, "handle", expected_version)
+    note = _clean_text(note, field=_("note"), required=False)
+    now = clock.now()
+    _transition(case, CaseAction.SIGN_FOR, actor=actor, now=now, note=note, fields={"signed_at": now})
+    return case
+
+
+@transaction.atomic
+def case_submit_result(
+    *,
+    case: Case,
+    actor: Any,
+    result: str,
+    photos: Sequence[UploadedFile] = (),
+    expected_version: int | None = None,
+) -> Case:
+    """Report the work done, with after-photos (处置反馈).
+
+    Preconditions: the case's handler; status `in_progress`; a result text.
+    Side effects: photos stored as `after`; `submit_result` event; the
+    verification deadline starts; supervisors notified.
+    """
+    case = _lock(case, actor, "handle", expected_version)
+    result = _clean_text(result, field=_("result"), required=True, max_length=MAX_DESCRIPTION)
+    _check_photo_count(photos)
+    now = clock.now()
+    if CaseAction.SUBMIT_RESULT not in TRANSITIONS[CaseStatus(case.status)]:
+        # Fail before storing any photo.
+        _transition(case, CaseAction.SUBMIT_RESULT, actor=actor, now=now)
+    stored = _store_photos(case, photos, kind=AttachmentKind.AFTER, actor=actor, now=now)
+    event = _transition(
+        case,
+        CaseAction.SUBMIT_RESULT,
+        actor=actor,
+        now=now,
+        note=result,
+        data={"attachments": [a.pk for a in stored]},
+        fields={"result": result, "resolved_at": now},
+    )
+    CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
+    return case
+
+
+@transaction.atomic
+def case_request_extension(
+    *,
+    case: Case,
+    actor: Any,
+    requested_due_at: datetime,
+    reason: str,
+) -> ExtensionRequest:
+    """Ask a supervisor for a later handling deadline (延期申请).
+
+    Preconditions: the case's handler; status `dispatched` or `in_progress`;
+    no other pending request; a date later than the current deadline; a reason.
+    Side effects: a pending ExtensionRequest; `extension_requested` event.
+    """
+    case = _lock(case, actor, "handle")
+    if case.status not in EXTENSION_STATUSES:
+        raise TransitionNotAllowed(
+            _("An extension can only be requested while the case is being handled."),
+            code="case.extension_not_allowed",
+        )
+    reason = _clean_text(reason, field=_("reason"), required=True)
+    if timezone.is_naive(requested_due_at):
+        requested_due_at = timezone.make_aware(requested_due_at)
+    if case.due_at and requested_due_at <= case.due_at:
+        raise InvalidInput(_("The new deadline must be later than the current one."), code="invalid.extension_date")
+    if case.extension_requests.filter(status=ExtensionStatus.PENDING).exists():
+        raise InvalidInput(_("An extension request for this case is already waiting."), code="invalid.extension_pending")
+    request = ExtensionRequest.objects.create(
+        case=case, requested_by=actor, requested_due_at=requested_due_at, reason=reason, created_at=clock.now()
+    )
+    _notify_on_commit(events.extension_requested(case, request=request, actor=actor))
+    return request
+
+
+@transaction.atomic
+def case_decide_extension(
+    *, request: ExtensionRequest, actor: Any, approve: bool, note: str = ""
+) -> ExtensionRequest:
+    """Approve or refuse an extension request.
+
+    Preconditions: supervisor role in scope; the request is pending; a note
+    when refusing.
+    Side effects: on approval the handling deadline moves and the case counts
+    as extended; `extension_approved`/`extension_refused` event; the
+    requester is notified.
+    """
+    case = _lock(request.case, actor, "supervise")
+    request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != ExtensionStatus.PENDING:
+        raise TransitionNotAllowed(_("This request has already been decided."), code="extension.already_decided")
+    note = _clean_text(note, field=_("note"), required=not approve)
+    old_due_at = case.due_at
+    request.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
+    request.decided_by = actor
+    request.decided_at = clock.now()
+    request.decision_note = note
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    if approve:
+        case.due_at = request.requested_due_at
+        case.extension_count += 1
+        if case.status in HANDLING_STATUSES:
+            case.deadline = case.due_at
+        _touch(case, "due_at", "extension_count", "deadline")
+    _notify_on_commit(events.extension_decided(case, request=request, actor=actor, old_due_at=old_due_at))
+    return request
+
+
+# --- parking, verification, escalation, reopening -----------------------------
+
+
+@transaction.atomic
+def case_park(*, case: Case, actor: Any, reason: str, expected_version: int | None = None) -> Case:
+    """Park a case that cannot be handled for now (挂账); its clock stops.
+
+    Preconditions: supervisor role in scope; status `registered`,
+    `dispatched` or `in_progress`; a reason.
+    Side effects: `park` event; no deadline while parked.
+    """
+    case = _lock(case, actor, "supervise", expected_version)
+    reason = _clean_text(reason, field=_("reason"), required=True)
+    now = clock.now()
+    _transition(case, CaseAction.PARK, actor=actor, now=now, note=reason, fields={"parked_at": now})
+    return case
+
+
+@transaction.atomic
+def case_unpark(*, case: Case, actor: Any, note: str = "", expected_version: int | None = None) -> Case:
+    """Take a case off the parked list; it goes back to the dispatcher.
+
+    Preconditions: supervisor role in scope; status `parked`.
+    Side effects: the working time spent parked is added to the handling
+    deadline and to `parked_hours`; `unpark` event.
+    """
+    case = _lock(case, actor, "supervise", expected_version)
+    note = _clean_text(note, field=_("note"), required=False)
+    now = clock.now()
+    fields: dict[str, Any] = {"parked_at": None}
+    if case.status == CaseStatus.PARKED and case.parked_at:
+        calendar = get_calendar()
+        parked = calendar.between(case.parked_at, now)
+        fields["parked_hours"] = case.parked_hours + Decimal(parked.total_seconds() / 3600).quantize(Decimal("0.01"))
+        if case.due_at:
+            fields["due_at"] = calendar.add(case.due_at, parked)
+    _transition(case, CaseAction.UNPARK, actor=actor, now=now, note=note, fields=fields)
+    return case
+
+
+@transaction.atomic
+def case_verify(
+    *, case: Case, actor: Any, passed: bool, note: str = "", expected_version: int | None = None
+) -> Case:
+    """Check the handler's result (核查): pass closes the case, fail sends it back.
+
+    Preconditions: supervisor (verify) role in scope; status `resolved`; a
+    reason when failing.
+    Side effects: `close` or `rework` event; rework counts against the
+    handler and keeps the original handling deadline.
+    """
+    case = _lock(case, actor, "verify", expected_version)
+    now = clock.now()
+    if passed:
+        note = _clean_text(note, field=_("note"), required=False)
+        _transition(case, CaseAction.CLOSE, actor=actor, now=now, note=note, fields={"closed_at": now})
+    else:
+        note = _clean_text(note, field=_("reason"), required=True)
+        _transition(
+            case,
+            CaseAction.REWORK,
+            actor=actor,
+            now=now,
+            note=note,
+            fields={"rework_count": case.rework_count + 1, "signed_at": None, "resolved_at": None},
+        )
+    return case
+
+
+@transaction.atomic
+def case_reopen(*, case: Case, actor: Any, reason: str, expected_version: int | None = None) -> Case:
+    """Reopen a closed case, e.g. after an unsatisfied return visit.
+
+    Preconditions: supervisor or liaison (reopen) role in scope; status
+    `closed`; a reason.
+    Side effects: back to its handler with a fresh handling deadline;
+    counted as reopened; `reopen` event.
+    """
+    case = _lock(case, actor, "reopen", expected_version)
+    reason = _clean_text(reason, field=_("reason"), required=True)
+    now = clock.now()
+    _transition(
+        case,
+        CaseAction.REOPEN,
+        actor=actor,
+        now=now,
+        note=reason,
+        fields={
+            "reopen_count": case.reopen_count + 1,
+            "closed_at": None,
+            "resolved_at": None,
+            "signed_at": None,
+            "dispatched_at": now,
+            "due_at": handling_due_at(case, now),
+        },
+    )
+    return case
+
+
+@transaction.atomic
+def case_escalate(
+    *, case: Case, actor: Any = None, note: str = "", automatic: bool = False
+) -> Case | None:
+    """Flag a case for supervision (督办) and notify up the chain.
+
+    Preconditions: by hand, supervisor role in scope and a note; status
+    open and not parked. Automatic escalation (actor None) happens once
+    per deadline: it returns None and does nothing when the case is no
+    longer overdue or was already escalated for its current deadline.
+    Side effects: escalation level +1; `escalate` event; supervisors notified.
+    """
+    if automatic:
+        case = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        now = clock.now()
+        if (
+            case.status not in ESCALATABLE_STATUSES
+            or case.deadline is None
+            or case.deadline >= now
+            or case.escalated_deadline == case.deadline
+        ):
+            return None
+        note = note or _("Deadline passed without action.")
+    else:
+        case = _lock(case, actor, "supervise")
+        note = _clean_text(note, field=_("note"), required=True)
+        now = clock.now()
+        if case.status not in ESCALATABLE_STATUSES:
+            raise TransitionNotAllowed(
+                _("Only open cases that are not parked can be escalated."), code="case.escalate_not_allowed"
+            )
+    case.escalation_level += 1
+    case.escalated_at = now
+    case.escalated_deadline = case.deadline
+    _touch(case, "escalation_level", "escalated_at", "escalated_deadline")
+    _notify_on_commit(events.escalated(case, actor=actor, note=note, automatic=automatic))
+    return case
+
+
+def escalate_overdue(*, batch_size: int = 500) -> int:
+    """Escalate every open case past its deadline that was not yet escalated for it.
+
+    Idempotent: running it twice escalates each overdue case once. Each case
+    is escalated in its own short transaction, so a crash mid-run loses
+    nothing and a rerun finishes the rest.
+    """
+    from django.db.models import F, Q
+
+    now = clock.now()
+    candidates = (
+        Case.objects.filter(status__in=ESCALATABLE_STATUSES, deadline__lt=now)
+        .filter(Q(escalated_deadline__isnull=True) | ~Q(escalated_deadline=F("deadline")))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    escalated = 0
+    last_pk = 0
+    while True:
+        batch = list(candidates.filter(pk__gt=last_pk)[:batch_size])
+        if not batch:
+            return escalated
+        for pk in batch:
+            if case_escalate(case=Case(pk=pk), automatic=True) is not None:
+                escalated += 1
+        last_pk = batch[-1]
+
+
+@transaction.atomic
+def case_add_photos(
+    *, case: Case, actor: Any, photos: Sequence[UploadedFile], kind: AttachmentKind | str = AttachmentKind.OTHER
+) -> list[CaseAttachment]:
+    """Attach more photos to a case the actor can see.
+
+    Side effects: `attachment_added` event.
+    """
+    case = _lock(case, actor, "view")
+    _check_photo_count(photos)
+    if not photos:
+        raise InvalidInput(_("Choose at least one photo."), code="attachment.none")
+    stored = _store_photos(case, photos, kind=AttachmentKind(kind), actor=actor, now=clock.now())
+    event = events.attachment_added(case, actor=actor, attachment_ids=[a.pk for a in stored], kind=str(kind))
+    CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
+    return stored

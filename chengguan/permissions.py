@@ -1,0 +1,209 @@
+"""The one permission gate.
+
+Two questions decide every access:
+
+* role: does the user hold the model permission for the action? Roles are
+  groups carrying model permissions (chengguan.roles).
+* scope: is the object inside the user's area of work? Scope is guardian
+  object permissions on districts (`oversee_district`), communities
+  (`work_in_community`) and handling units (`work_for_unit`), or the global
+  `oversee_city`.
+
+`restrict(queryset, user, action)` answers both for a whole queryset and is
+what every list, detail view, API viewset, export and dashboard applies
+first; objects outside it are simply not found (404). `can()` answers for one
+object already in memory, from the same rule, without a query.
+
+Each model registers a `ScopeRule` (see cases/scopes.py); a model without a
+rule is not reachable through the gate at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from django.contrib.auth.models import AnonymousUser
+from django.db import models
+from django.db.models import Q
+
+from chengguan.errors import ActionNotPermitted
+
+if TYPE_CHECKING:
+    from chengguan.models import User
+
+M = TypeVar("M", bound=models.Model)
+AnyUser = "User | AnonymousUser"
+
+NOTHING = Q(pk__in=[])
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a user works, computed once per user object (i.e. per request)."""
+
+    user_id: int | None
+    is_superuser: bool
+    city_wide: bool
+    district_ids: frozenset[int]
+    community_ids: frozenset[int]
+    unit_ids: frozenset[int]
+    # Districts and streets that contain the user's communities.
+    community_district_ids: frozenset[int]
+    community_street_ids: frozenset[int]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.city_wide or self.district_ids or self.community_ids or self.unit_ids)
+
+
+EMPTY_SCOPE = Scope(None, False, False, frozenset(), frozenset(), frozenset(), frozenset(), frozenset())
+_SCOPE_ATTR = "_chengguan_scope"
+
+
+def scope_for(user: Any) -> Scope:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return EMPTY_SCOPE
+    cached = getattr(user, _SCOPE_ATTR, None)
+    if cached is not None:
+        return cached
+    from guardian.shortcuts import get_objects_for_user
+
+    from communities.models import Community, District, HandlingUnit
+
+    def ids(perm: str, klass: type[models.Model]) -> frozenset[int]:
+        qs = get_objects_for_user(user, perm, klass=klass, accept_global_perms=False)
+        return frozenset(qs.values_list("pk", flat=True))
+
+    community_ids = ids("communities.work_in_community", Community)
+    placement = list(
+        Community.objects.filter(pk__in=community_ids).values_list("street_id", "street__district_id")
+    )
+    scope = Scope(
+        user_id=user.pk,
+        is_superuser=user.is_superuser,
+        city_wide=user.is_superuser or user.has_perm("communities.oversee_city"),
+        district_ids=ids("communities.oversee_district", District),
+        community_ids=community_ids,
+        unit_ids=ids("communities.work_for_unit", HandlingUnit),
+        community_district_ids=frozenset(d for _, d in placement),
+        community_street_ids=frozenset(s for s, _ in placement),
+    )
+    setattr(user, _SCOPE_ATTR, scope)
+    return scope
+
+
+def forget_scope(user: Any) -> None:
+    """Drop the cached scope (and permission caches) after permissions change."""
+    for attr in (_SCOPE_ATTR, "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+        if hasattr(user, attr):
+            delattr(user, attr)
+    if hasattr(user, "_guardian_perms_cache"):
+        delattr(user, "_guardian_perms_cache")
+
+
+@dataclass(frozen=True)
+class ScopeRule(Generic[M]):
+    """How one model is scoped.
+
+    permissions: action -> the model permission the role must hold.
+    q: the filter for a user holding that permission.
+    allows: the same rule for one object in memory; must agree with `q`.
+    """
+
+    permissions: dict[str, str]
+    q: Callable[[Scope, Any, str], Q]
+    allows: Callable[[Scope, Any, str, M], bool]
+
+
+_RULES: dict[type[models.Model], ScopeRule[Any]] = {}
+
+
+def register_rule(model: type[M], rule: ScopeRule[M]) -> None:
+    _RULES[model] = rule
+
+
+def rule_for(model: type[models.Model]) -> ScopeRule[Any]:
+    try:
+        return _RULES[model]
+    except KeyError:
+        raise LookupError(f"{model._meta.label} has no scope rule") from None
+
+
+def has_role_permission(user: Any, model: type[models.Model], action: str) -> bool:
+    rule = rule_for(model)
+    perm = rule.permissions.get(action)
+    if perm is None:
+        raise ValueError(f"Unknown action {action!r} for {model._meta.label}")
+    return bool(user is not None and user.is_active and user.has_perm(perm))
+
+
+def restrict(queryset: models.QuerySet[M], user: Any, action: str = "view") -> models.QuerySet[M]:
+    """The part of `queryset` the user may act on with `action`."""
+    model = queryset.model
+    if not has_role_permission(user, model, action):
+        return queryset.none()
+    return queryset.filter(rule_for(model).q(scope_for(user), user, action))
+
+
+def can(user: Any, action: str, obj: models.Model) -> bool:
+    model = type(obj)
+    if not has_role_permission(user, model, action):
+        return False
+    return rule_for(model).allows(scope_for(user), user, action, obj)
+
+
+def require(user: Any, action: str, obj: models.Model) -> None:
+    if not can(user, action, obj):
+        raise ActionNotPermitted()
+
+
+class RestrictedQuerySet(models.QuerySet[M]):
+    def restrict(self, user: Any, action: str = "view") -> models.QuerySet[M]:
+        return restrict(self, user, action)
+
+
+def in_ids(value: int | None, ids: frozenset[int]) -> bool:
+    return value is not None and value in ids
+
+
+def area_rule(
+    *, app_model: str, district_path: str | None, community_path: str | None
+) -> ScopeRule[Any]:
+    """Scope rule for a geography level, from its paths to district and community ids.
+
+    district_path/community_path name the field holding the containing
+    district's/community's id ("pk" for the level itself).
+    """
+
+    def q(scope: Scope, user: Any, action: str) -> Q:
+        if scope.city_wide:
+            return Q()
+        result = NOTHING
+        if district_path:
+            result |= Q(**{f"{district_path}__in": scope.district_ids | scope.community_district_ids})
+        if community_path:
+            result |= Q(**{f"{community_path}__in": scope.community_ids})
+        return result
+
+    def value(obj: models.Model, path: str) -> Any:
+        for part in path.split("__"):
+            obj = getattr(obj, "pk" if part == "pk" else part)
+        return obj
+
+    def allows(scope: Scope, user: Any, action: str, obj: models.Model) -> bool:
+        if scope.city_wide:
+            return True
+        if district_path and in_ids(
+            value(obj, district_path), scope.district_ids | scope.community_district_ids
+        ):
+            return True
+        return bool(community_path and in_ids(value(obj, community_path), scope.community_ids))
+
+    app_label, model_name = app_model.split(".")
+    return ScopeRule(
+        permissions={"view": f"{app_label}.view_{model_name}", "change": f"{app_label}.change_{model_name}"},
+        q=q,
+        allows=allows,
+    )

@@ -1,0 +1,125 @@
+"""Roles (DESIGN §1) as groups with model permissions.
+
+A role says what a user may do; where they may do it is their scope
+(guardian object permissions, see chengguan.permissions). `sync_roles` runs
+after every migrate, so the groups always match this table.
+"""
+
+from typing import Any
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.db.models import TextChoices
+from django.utils.translation import gettext_lazy as _
+
+GEOGRAPHY_VIEW = [
+    "communities.view_district",
+    "communities.view_street",
+    "communities.view_community",
+    "communities.view_gridcell",
+    "communities.view_handlingunit",
+    "cases.view_category",
+    "liaisons.view_liaisonassignment",
+]
+
+
+class Role(TextChoices):
+    OPERATOR = "operator", _("Operator")
+    DISPATCHER = "dispatcher", _("Dispatcher")
+    LIAISON = "liaison", _("Community liaison")
+    COMMUNITY_STAFF = "community_staff", _("Community staff")
+    HANDLING_UNIT = "handling_unit", _("Handling unit")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    ADMIN = "admin", _("Administrator")
+
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.OPERATOR: [
+        *GEOGRAPHY_VIEW,
+        "cases.view_case",
+        "cases.add_case",
+        "cases.register_case",
+        "cases.view_reporter_contact",
+    ],
+    Role.DISPATCHER: [
+        *GEOGRAPHY_VIEW,
+        "cases.view_case",
+        "cases.dispatch_case",
+        "cases.view_reporter_contact",
+    ],
+    Role.LIAISON: [
+        *GEOGRAPHY_VIEW,
+        "cases.view_case",
+        "cases.add_case",
+        "cases.handle_case",
+        "cases.reopen_case",
+        "cases.view_reporter_contact",
+    ],
+    Role.COMMUNITY_STAFF: [*GEOGRAPHY_VIEW, "cases.view_case", "cases.add_case"],
+    Role.HANDLING_UNIT: [*GEOGRAPHY_VIEW, "cases.view_case", "cases.handle_case"],
+    Role.SUPERVISOR: [
+        *GEOGRAPHY_VIEW,
+        "cases.view_case",
+        "cases.verify_case",
+        "cases.supervise_case",
+        "cases.reopen_case",
+        "cases.view_conduct_complaint",
+        "cases.view_reporter_contact",
+    ],
+    Role.ADMIN: [
+        *GEOGRAPHY_VIEW,
+        "cases.view_case",
+        "cases.view_reporter_contact",
+        "communities.oversee_city",
+        "communities.add_district",
+        "communities.change_district",
+        "communities.add_street",
+        "communities.change_street",
+        "communities.add_community",
+        "communities.change_community",
+        "communities.add_gridcell",
+        "communities.change_gridcell",
+        "communities.add_handlingunit",
+        "communities.change_handlingunit",
+        "cases.add_category",
+        "cases.change_category",
+        "cases.view_timelimit",
+        "cases.add_timelimit",
+        "cases.change_timelimit",
+        "cases.delete_timelimit",
+        "chengguan.view_calendaroverride",
+        "chengguan.add_calendaroverride",
+        "chengguan.change_calendaroverride",
+        "chengguan.delete_calendaroverride",
+        "chengguan.view_user",
+        "chengguan.add_user",
+        "chengguan.change_user",
+        "chengguan.view_auditentry",
+    ],
+}
+
+
+def _permission(dotted: str) -> Permission:
+    app_label, codename = dotted.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+@transaction.atomic
+def sync_roles() -> None:
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([_permission(p) for p in perms])
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    # post_migrate fires once per app; run after the last, when every
+    # permission exists.
+    from django.apps import apps
+
+    with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
+    if sender is with_models[-1]:
+        sync_roles()
+
+
+def role_group(role: str) -> Group:
+    return Group.objects.get(name=role)

@@ -1,0 +1,43 @@
+"""Writes on staff accounts: roles and scope, each audited."""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from guardian.shortcuts import assign_perm, remove_perm
+
+from chengguan.audit import audit
+from chengguan.permissions import forget_scope
+from chengguan.roles import Role, role_group
+from communities.models import Community, District, HandlingUnit
+
+User = get_user_model()
+
+
+@transaction.atomic
+def user_create_staff(
+    *, username: str, password: str, name: str, roles: list[Role | str], phone: str = "", actor: Any = None
+) -> Any:
+    """Create a staff account with its roles. Scope is granted separately."""
+    user = User(username=username, name=name, phone=phone, is_staff=Role.ADMIN in roles)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    user.groups.set([role_group(r) for r in roles])
+    audit(actor=actor, action="user.created", target=user, roles=[str(r) for r in roles])
+    return user
+
+
+@transaction.atomic
+def user_set_scope(
+    *, user: Any, target: District | Community | HandlingUnit, grant: bool = True, actor: Any = None
+) -> None:
+    """Grant (or withdraw) a user's access to a district, community or handling unit."""
+    perm = {
+        District: "communities.oversee_district",
+        Community: "communities.work_in_community",
+        HandlingUnit: "communities.work_for_unit",
+    }[type(target)]
+    (assign_perm if grant else remove_perm)(perm, user, target)
+    forget_scope(user)
+    audit(actor=actor, action="scope.granted" if grant else "scope.withdrawn", target=target, user=user.pk, perm=perm)

@@ -1,0 +1,151 @@
+"""Working-time arithmetic on the mainland-China calendar.
+
+A working day is a weekday that is not a statutory holiday, or a weekend day
+that is a make-up working day (调休上班). `chinesecalendar` knows the State
+Council's schedule for the years it ships; `CalendarOverride` rows, edited in
+the admin, win over it and cover the years it does not know yet. Within a
+working day only office hours count (settings.WORKDAY_PERIODS).
+
+All arithmetic happens in the local time zone (Asia/Shanghai).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cache
+
+import chinese_calendar
+from django.conf import settings
+from django.core.cache import cache as django_cache
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+OVERRIDES_CACHE_KEY = "worktime:overrides:v1"
+# No real calendar has a year without working days; stop rather than loop forever.
+MAX_DAYS_SEARCHED = 3 * 366
+
+
+def _parse_periods(specs: list[str]) -> tuple[tuple[time, time], ...]:
+    periods = []
+    for spec in specs:
+        start, end = (time.fromisoformat(part.strip()) for part in spec.split("-"))
+        if end <= start:
+            raise ValueError(f"Working period {spec!r} ends before it starts")
+        periods.append((start, end))
+    periods.sort()
+    return tuple(periods)
+
+
+@cache
+def _warn_unknown_year(year: int) -> None:
+    logger.warning(
+        "chinesecalendar has no data for %s; assuming Monday-Friday. "
+        "Enter that year's holidays as calendar overrides.",
+        year,
+    )
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    overrides: Mapping[date, bool] = field(default_factory=dict)
+    periods: tuple[tuple[time, time], ...] = ((time(9), time(12)), (time(13), time(18)))
+
+    @property
+    def day_length(self) -> timedelta:
+        return sum(
+            (
+                datetime.combine(date.min, end) - datetime.combine(date.min, start)
+                for start, end in self.periods
+            ),
+            timedelta(),
+        )
+
+    def is_workday(self, day: date) -> bool:
+        if day in self.overrides:
+            return self.overrides[day]
+        try:
+            return bool(chinese_calendar.is_workday(day))
+        except NotImplementedError:
+            _warn_unknown_year(day.year)
+            return day.weekday() < 5
+
+    def _working_periods_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
+        """Office-hour intervals, as aware local datetimes, from `day` onwards."""
+        tz = timezone.get_current_timezone()
+        for offset in range(MAX_DAYS_SEARCHED):
+            current = day + timedelta(days=offset)
+            if not self.is_workday(current):
+                continue
+            for start, end in self.periods:
+                yield (
+                    timezone.make_aware(datetime.combine(current, start), tz),
+                    timezone.make_aware(datetime.combine(current, end), tz),
+                )
+        raise RuntimeError(f"No working day within {MAX_DAYS_SEARCHED} days of {day}")
+
+    def add(self, start: datetime, amount: timedelta) -> datetime:
+        """The moment `amount` of working time after `start`."""
+        if amount < timedelta():
+            raise ValueError("Working time to add must not be negative")
+        start = timezone.localtime(start)
+        if amount == timedelta():
+            return start
+        remaining = amount
+        for period_start, period_end in self._working_periods_from(start.date()):
+            segment_start = max(start, period_start)
+            if segment_start >= period_end:
+                continue
+            available = period_end - segment_start
+            if remaining <= available:
+                return segment_start + remaining
+            remaining -= available
+        raise AssertionError("unreachable")
+
+    def add_hours(self, start: datetime, hours: float) -> datetime:
+        return self.add(start, timedelta(hours=hours))
+
+    def add_days(self, start: datetime, days: int) -> datetime:
+        """`days` working days later, at the same point of the working day."""
+        return self.add(start, self.day_length * days)
+
+    def between(self, start: datetime, end: datetime) -> timedelta:
+        """Working time in [start, end); zero when end is not after start."""
+        start, end = timezone.localtime(start), timezone.localtime(end)
+        total = timedelta()
+        if end <= start:
+            return total
+        for period_start, period_end in self._working_periods_from(start.date()):
+            if period_start >= end:
+                break
+            overlap = min(end, period_end) - max(start, period_start)
+            if overlap > timedelta():
+                total += overlap
+        return total
+
+    def hours_between(self, start: datetime, end: datetime) -> float:
+        return self.between(start, end) / timedelta(hours=1)
+
+
+def load_overrides() -> dict[date, bool]:
+    from chengguan.models import CalendarOverride
+
+    overrides = django_cache.get(OVERRIDES_CACHE_KEY)
+    if overrides is None:
+        overrides = dict(CalendarOverride.objects.values_list("date", "is_workday"))
+        django_cache.set(OVERRIDES_CACHE_KEY, overrides, timeout=3600)
+    return overrides
+
+
+def invalidate_overrides(**kwargs: object) -> None:
+    django_cache.delete(OVERRIDES_CACHE_KEY)
+
+
+def get_calendar() -> WorkCalendar:
+    """The calendar in force: package data, admin overrides, configured office hours."""
+    return WorkCalendar(
+        overrides=load_overrides(), periods=_parse_periods(list(settings.WORKDAY_PERIODS))
+    )

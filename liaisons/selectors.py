@@ -1,0 +1,17 @@
+from django.db.models import QuerySet
+
+from communities.models import Community
+from liaisons.choices import AssignmentRole
+from liaisons.models import LiaisonAssignment
+
+
+def current_liaison(community: Community, role: str = AssignmentRole.RESPONSIBLE) -> LiaisonAssignment | None:
+    return (
+        LiaisonAssignment.objects.filter(community=community, role=role, ends_at__isnull=True)
+        .select_related("liaison")
+        .first()
+    )
+
+
+def assignment_history(community: Community) -> QuerySet[LiaisonAssignment]:
+    return LiaisonAssignment.objects.filter(community=community).select_related("liaison", "assigned_by")
