@@ -21,7 +21,7 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PHOTOS_PER_UPLOAD = 6
 
 
-def normalise_image(upload: UploadedFile) -> ContentFile[bytes]:
+def normalise_image(upload: UploadedFile) -> ContentFile:
     max_bytes = settings.ATTACHMENT_MAX_BYTES
     if upload.size is not None and upload.size > max_bytes:
         raise InvalidInput(
