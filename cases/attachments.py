@@ -53,16 +53,22 @@ def normalise_image(upload: UploadedFile) -> ContentFile:
                         code="attachment.too_many_pixels",
                     )
                 probe.verify()
-            with Image.open(io.BytesIO(raw)) as image:
-                image.load()
-                fmt = image.format or "JPEG"
-                image = ImageOps.exif_transpose(image)
+            with Image.open(io.BytesIO(raw)) as opened:
+                opened.load()
+                fmt = opened.format or "JPEG"
+                image: Image.Image = ImageOps.exif_transpose(opened)
                 if fmt == "JPEG" and image.mode not in ("RGB", "L"):
                     image = image.convert("RGB")
                 out = io.BytesIO()
                 save_kwargs = {"quality": 85, "optimize": True} if fmt in ("JPEG", "WEBP") else {}
                 image.save(out, format=fmt, **save_kwargs)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ):
         raise not_an_image from None
     return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[fmt]}")

@@ -86,9 +86,7 @@ TRANSITIONS: dict[CaseStatus, dict[CaseAction, CaseStatus]] = {
 
 TRANSITION_ACTIONS = frozenset(action for moves in TRANSITIONS.values() for action in moves)
 
-OPEN_STATUSES = frozenset(
-    {S.REPORTED, S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.PARKED}
-)
+OPEN_STATUSES = frozenset({S.REPORTED, S.REGISTERED, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.PARKED})
 # Statuses whose clock runs against the handler's deadline.
 HANDLING_STATUSES = frozenset({S.DISPATCHED, S.IN_PROGRESS})
 # Extensions are asked for while the case is with its handler.

@@ -2,7 +2,7 @@
 
 from datetime import datetime, timedelta
 
-from cases.choices import CaseStatus, HANDLING_STATUSES
+from cases.choices import HANDLING_STATUSES, CaseStatus
 from cases.models import Case, Category, TimeLimit
 from chengguan.worktime import WorkCalendar, get_calendar
 

@@ -94,9 +94,7 @@ def extension_requested(case: Case, *, request: ExtensionRequest, actor: Any) ->
 def extension_decided(
     case: Case, *, request: ExtensionRequest, actor: Any, old_due_at: datetime | None
 ) -> CaseEvent:
-    action = (
-        CaseAction.EXTENSION_APPROVED if request.status == "approved" else CaseAction.EXTENSION_REFUSED
-    )
+    action = CaseAction.EXTENSION_APPROVED if request.status == "approved" else CaseAction.EXTENSION_REFUSED
     return _create(
         case,
         action,

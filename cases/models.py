@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -34,7 +34,9 @@ class Category(models.Model):
     code = models.CharField(_("code"), max_length=16, unique=True)
     name = models.CharField(_("name"), max_length=50)
     name_en = models.CharField(_("English name"), max_length=80, blank=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=CategoryKind.choices, default=CategoryKind.EVENT)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=CategoryKind.choices, default=CategoryKind.EVENT
+    )
     default_urgency = models.CharField(
         _("default urgency"), max_length=16, choices=Urgency.choices, default=Urgency.NORMAL
     )
@@ -56,7 +58,11 @@ class Category(models.Model):
         verbose_name_plural = _("categories")
 
     def __str__(self) -> str:
-        return f"{self.parent.local_name} / {self.local_name}" if self.parent_id and self.parent else self.local_name
+        return (
+            f"{self.parent.local_name} / {self.local_name}"
+            if self.parent_id and self.parent
+            else self.local_name
+        )
 
     @property
     def local_name(self) -> str:
@@ -118,6 +124,9 @@ class CaseNumberSequence(models.Model):
     day = models.DateField(primary_key=True)
     last = models.PositiveIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.day}: {self.last}"
+
 
 class Case(models.Model):
     """One reported problem, from intake to closure (DESIGN §3)."""
@@ -149,56 +158,93 @@ class Case(models.Model):
     lat = models.FloatField(_("latitude"), null=True, blank=True)
     lng = models.FloatField(_("longitude"), null=True, blank=True)
     district = models.ForeignKey(
-        "communities.District", verbose_name=_("district"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="cases",
+        "communities.District",
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
     )
     community = models.ForeignKey(
-        "communities.Community", verbose_name=_("community"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="cases",
+        "communities.Community",
+        verbose_name=_("community"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
     )
     grid_cell = models.ForeignKey(
-        "communities.GridCell", verbose_name=_("grid cell"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="cases",
+        "communities.GridCell",
+        verbose_name=_("grid cell"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
     )
 
     # Who reported it (personal data: masked for roles without view_reporter_contact)
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("reporter account"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="reported_cases",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reporter account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reported_cases",
     )
     reporter_name = models.CharField(_("reporter name"), max_length=64, blank=True)
     reporter_phone = models.CharField(_("reporter phone"), max_length=32, blank=True, db_index=True)
     is_anonymous = models.BooleanField(
-        _("anonymous to the public"), default=False,
+        _("anonymous to the public"),
+        default=False,
         help_text=_("The reporter's identity is never shown on public pages."),
     )
     report_count = models.PositiveIntegerField(_("number of reports"), default=1)
     # A complaint about an officer's conduct: supervisors only, never the officer.
     subject_officer = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("officer complained about"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="conduct_complaints",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("officer complained about"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="conduct_complaints",
     )
 
     # Who handles it
     handling_unit = models.ForeignKey(
-        "communities.HandlingUnit", verbose_name=_("handling unit"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="cases",
+        "communities.HandlingUnit",
+        verbose_name=_("handling unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
     )
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("assigned officer"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="assigned_cases",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned officer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_cases",
     )
     merged_into = models.ForeignKey(
-        "self", verbose_name=_("merged into"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="duplicates",
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="duplicates",
     )
-    reject_reason = models.CharField(_("reason for rejection"), max_length=16, choices=RejectReason.choices, blank=True)
+    reject_reason = models.CharField(
+        _("reason for rejection"), max_length=16, choices=RejectReason.choices, blank=True
+    )
     result = models.TextField(_("handling result"), blank=True)
 
     # Time
     deadline = models.DateTimeField(_("deadline of the current stage"), null=True, blank=True)
     due_at = models.DateTimeField(
-        _("handling deadline"), null=True, blank=True,
+        _("handling deadline"),
+        null=True,
+        blank=True,
         help_text=_("Set at the first dispatch; moved by extensions and parking."),
     )
     reported_at = models.DateTimeField(_("reported at"), db_index=True)
@@ -209,9 +255,7 @@ class Case(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
     parked_at = models.DateTimeField(_("parked since"), null=True, blank=True)
-    parked_hours = models.DecimalField(
-        _("working hours parked"), max_digits=8, decimal_places=2, default=0
-    )
+    parked_hours = models.DecimalField(_("working hours parked"), max_digits=8, decimal_places=2, default=0)
     updated_at = models.DateTimeField(_("last change"), auto_now=True)
 
     # Counters kept for indicators (DESIGN §6)
@@ -259,7 +303,7 @@ class Case(models.Model):
 
         return self.status in OPEN_STATUSES
 
-    def is_overdue(self, at: object = None) -> bool:
+    def is_overdue(self, at: datetime | None = None) -> bool:
         from chengguan import clock
 
         return bool(self.deadline and self.is_open and self.deadline < (at or clock.now()))
@@ -271,8 +315,12 @@ class CaseEvent(models.Model):
     case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=24, choices=CaseAction.choices)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     from_status = models.CharField(_("from"), max_length=16, choices=CaseStatus.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=16, choices=CaseStatus.choices, blank=True)
@@ -308,19 +356,31 @@ def attachment_path(instance: CaseAttachment, filename: str) -> str:
 class CaseAttachment(models.Model):
     """A photo of the problem (before) or of the result (after)."""
 
-    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="attachments")
-    event = models.ForeignKey(
-        CaseEvent, verbose_name=_("event"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="attachments",
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="attachments"
     )
-    kind = models.CharField(_("kind"), max_length=8, choices=AttachmentKind.choices, default=AttachmentKind.BEFORE)
+    event = models.ForeignKey(
+        CaseEvent,
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="attachments",
+    )
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=AttachmentKind.choices, default=AttachmentKind.BEFORE
+    )
     file = models.ImageField(_("file"), upload_to=attachment_path, width_field="width", height_field="height")
     width = models.PositiveIntegerField(null=True, editable=False)
     height = models.PositiveIntegerField(null=True, editable=False)
     size = models.PositiveIntegerField(_("size in bytes"), default=0)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("uploaded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     is_hidden = models.BooleanField(_("hidden from the public"), default=False)
     created_at = models.DateTimeField(_("uploaded at"))
@@ -337,7 +397,9 @@ class CaseAttachment(models.Model):
 class ExtensionRequest(models.Model):
     """A handler's request for more time (延期), decided by a supervisor."""
 
-    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="extension_requests")
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="extension_requests"
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
     )
@@ -347,8 +409,12 @@ class ExtensionRequest(models.Model):
         _("status"), max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
     )
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.TextField(_("decision note"), blank=True)

@@ -16,7 +16,7 @@ def _handlers(event: CaseEvent) -> list[Any]:
     case = event.case
     if case.assignee_id:
         return [case.assignee]
-    if case.handling_unit_id:
+    if case.handling_unit is not None:
         return list(unit_members(case.handling_unit))
     return []
 
@@ -34,7 +34,11 @@ def recipients_for(event: CaseEvent) -> list[Any]:
             people += _handlers(event)
         return people
     if action in (CaseAction.EXTENSION_APPROVED, CaseAction.EXTENSION_REFUSED):
-        request = ExtensionRequest.objects.filter(pk=event.data.get("request")).select_related("requested_by").first()
+        request = (
+            ExtensionRequest.objects.filter(pk=event.data.get("request"))
+            .select_related("requested_by")
+            .first()
+        )
         return [request.requested_by] if request else []
     if action in (CaseAction.REGISTER, CaseAction.REJECT, CaseAction.MERGE, CaseAction.CLOSE):
         return [case.reporter] if case.reporter_id else []

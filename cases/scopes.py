@@ -56,9 +56,10 @@ def case_q(scope: Scope, user: Any, action: str, prefix: str = "") -> Q:
 
 
 def case_allows(scope: Scope, user: Any, action: str, case: Case) -> bool:
-    if case.subject_officer_id is not None:
-        if not _sees_conduct_complaints(user) or case.subject_officer_id == scope.user_id:
-            return False
+    if case.subject_officer_id is not None and (
+        not _sees_conduct_complaints(user) or case.subject_officer_id == scope.user_id
+    ):
+        return False
     if scope.city_wide:
         return True
     if action == "handle":

@@ -35,10 +35,11 @@ def users_overseeing(district: District | None, role: str) -> QuerySet[Any]:
     city_wide = Q(user_permissions__codename="oversee_city") | Q(groups__permissions__codename="oversee_city")
     scoped = Q(pk__in=[])
     if district is not None:
-        scoped = Q(pk__in=[u.pk for u in get_users_with_perms(district, only_with_perms_in=["oversee_district"], with_group_users=True)])
+        holders = get_users_with_perms(district, only_with_perms_in=["oversee_district"], with_group_users=True)
+        scoped = Q(pk__in=[u.pk for u in holders])  # type: ignore[union-attr]
     return User.objects.filter(is_active=True, groups__name=role).filter(scoped | city_wide).distinct()
 
 
 def unit_members(unit: HandlingUnit) -> QuerySet[Any]:
     users = get_users_with_perms(unit, only_with_perms_in=["work_for_unit"], with_group_users=True)
-    return User.objects.filter(is_active=True, pk__in=[u.pk for u in users])
+    return User.objects.filter(is_active=True, pk__in=[u.pk for u in users])  # type: ignore[union-attr]

@@ -11,7 +11,11 @@ logger = logging.getLogger(__name__)
 
 @shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=5)
 def notify_case_event(event_id: int) -> int:
-    event = CaseEvent.objects.select_related("case", "case__assignee", "case__handling_unit", "case__district").filter(pk=event_id).first()
+    event = (
+        CaseEvent.objects.select_related("case", "case__assignee", "case__handling_unit", "case__district")
+        .filter(pk=event_id)
+        .first()
+    )
     if event is None:
         logger.warning("notify_case_event: event %s not found", event_id)
         return 0

@@ -9,14 +9,11 @@ class ChengguanConfig(AppConfig):
     verbose_name = _("Accounts and roles")
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
+        from django.db.models.signals import post_delete, post_migrate, post_save
 
         from chengguan import checks  # noqa: F401  (registers system checks)
-        from chengguan.roles import sync_roles_after_migrate
-
-        from django.db.models.signals import post_delete, post_save
-
         from chengguan.models import CalendarOverride
+        from chengguan.roles import sync_roles_after_migrate
         from chengguan.worktime import invalidate_overrides
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="chengguan.sync_roles")

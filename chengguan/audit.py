@@ -5,9 +5,7 @@ from django.db import models
 from chengguan.models import AuditEntry, User
 
 
-def audit(
-    *, actor: User | None, action: str, target: models.Model | None = None, **data: Any
-) -> AuditEntry:
+def audit(*, actor: User | None, action: str, target: models.Model | None = None, **data: Any) -> AuditEntry:
     """Append one audit entry; call it inside the transaction of the write it records."""
     entry = AuditEntry(action=action, data=data)
     if actor is not None and actor.is_authenticated:

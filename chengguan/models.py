@@ -106,9 +106,7 @@ class Notification(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        constraints = [
-            models.UniqueConstraint(fields=["recipient", "key"], name="notification_unique_key")
-        ]
+        constraints = [models.UniqueConstraint(fields=["recipient", "key"], name="notification_unique_key")]
         indexes = [models.Index(fields=["recipient", "read_at"])]
 
     def __str__(self) -> str:

@@ -24,14 +24,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from django.contrib.auth.models import AnonymousUser
 from django.db import models
 from django.db.models import Q
 
 from chengguan.errors import ActionNotPermitted
 
 if TYPE_CHECKING:
-    from chengguan.models import User
+    pass
 
 M = TypeVar("M", bound=models.Model)
 AnyUser = "User | AnonymousUser"
@@ -168,9 +167,7 @@ def in_ids(value: int | None, ids: frozenset[int]) -> bool:
     return value is not None and value in ids
 
 
-def area_rule(
-    *, app_model: str, district_path: str | None, community_path: str | None
-) -> ScopeRule[Any]:
+def area_rule(*, app_model: str, district_path: str | None, community_path: str | None) -> ScopeRule[Any]:
     """Scope rule for a geography level, from its paths to district and community ids.
 
     district_path/community_path name the field holding the containing

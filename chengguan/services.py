@@ -40,4 +40,10 @@ def user_set_scope(
     }[type(target)]
     (assign_perm if grant else remove_perm)(perm, user, target)
     forget_scope(user)
-    audit(actor=actor, action="scope.granted" if grant else "scope.withdrawn", target=target, user=user.pk, perm=perm)
+    audit(
+        actor=actor,
+        action="scope.granted" if grant else "scope.withdrawn",
+        target=target,
+        user=user.pk,
+        perm=perm,
+    )

@@ -146,6 +146,4 @@ def invalidate_overrides(**kwargs: object) -> None:
 
 def get_calendar() -> WorkCalendar:
     """The calendar in force: package data, admin overrides, configured office hours."""
-    return WorkCalendar(
-        overrides=load_overrides(), periods=_parse_periods(list(settings.WORKDAY_PERIODS))
-    )
+    return WorkCalendar(overrides=load_overrides(), periods=_parse_periods(list(settings.WORKDAY_PERIODS)))

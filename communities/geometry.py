@@ -30,7 +30,7 @@ def parse_boundary(geojson: Any) -> BaseGeometry:
     try:
         geometry = shape(geojson)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ValidationError(_("The boundary is not valid GeoJSON: %(error)s") % {"error": exc})
+        raise ValidationError(_("The boundary is not valid GeoJSON: %(error)s") % {"error": exc}) from exc
     if geometry.is_empty or not geometry.is_valid:
         raise ValidationError(_("The boundary polygon is empty or intersects itself."))
     min_lng, min_lat, max_lng, max_lat = geometry.bounds

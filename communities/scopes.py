@@ -22,11 +22,17 @@ def _unit_allows(scope: Scope, user: Any, action: str, unit: HandlingUnit) -> bo
 
 
 def register() -> None:
-    register_rule(District, area_rule(app_model="communities.district", district_path="pk", community_path=None))
-    register_rule(Street, area_rule(app_model="communities.street", district_path="district_id", community_path=None))
+    register_rule(
+        District, area_rule(app_model="communities.district", district_path="pk", community_path=None)
+    )
+    register_rule(
+        Street, area_rule(app_model="communities.street", district_path="district_id", community_path=None)
+    )
     register_rule(
         Community,
-        area_rule(app_model="communities.community", district_path="street__district_id", community_path="pk"),
+        area_rule(
+            app_model="communities.community", district_path="street__district_id", community_path="pk"
+        ),
     )
     register_rule(
         GridCell,
@@ -39,7 +45,10 @@ def register() -> None:
     register_rule(
         HandlingUnit,
         ScopeRule(
-            permissions={"view": "communities.view_handlingunit", "change": "communities.change_handlingunit"},
+            permissions={
+                "view": "communities.view_handlingunit",
+                "change": "communities.change_handlingunit",
+            },
             q=_unit_q,
             allows=_unit_allows,
         ),

@@ -15,18 +15,30 @@ class LiaisonAssignment(models.Model):
     """
 
     community = models.ForeignKey(
-        "communities.Community", verbose_name=_("community"), on_delete=models.PROTECT, related_name="assignments"
+        "communities.Community",
+        verbose_name=_("community"),
+        on_delete=models.PROTECT,
+        related_name="assignments",
     )
     liaison = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("liaison"), on_delete=models.PROTECT, related_name="assignments"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("liaison"),
+        on_delete=models.PROTECT,
+        related_name="assignments",
     )
-    role = models.CharField(_("role"), max_length=16, choices=AssignmentRole.choices, default=AssignmentRole.RESPONSIBLE)
+    role = models.CharField(
+        _("role"), max_length=16, choices=AssignmentRole.choices, default=AssignmentRole.RESPONSIBLE
+    )
     duties = models.TextField(_("duties"), blank=True)
     starts_at = models.DateTimeField(_("from"))
     ends_at = models.DateTimeField(_("until"), null=True, blank=True)
     assigned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("assigned by"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     objects = RestrictedQuerySet.as_manager()

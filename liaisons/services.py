@@ -19,7 +19,9 @@ COMMUNITY_PERM = "communities.work_in_community"
 
 
 def _still_posted(liaison: Any, community: Community) -> bool:
-    return LiaisonAssignment.objects.filter(community=community, liaison=liaison, ends_at__isnull=True).exists()
+    return LiaisonAssignment.objects.filter(
+        community=community, liaison=liaison, ends_at__isnull=True
+    ).exists()
 
 
 @transaction.atomic
@@ -39,7 +41,9 @@ def liaison_assign(
     it; both changes are audited.
     """
     if not liaison.is_active or not liaison.groups.filter(name=Role.LIAISON).exists():
-        raise InvalidInput(_("Only active liaison officers can be assigned to a community."), code="invalid.liaison")
+        raise InvalidInput(
+            _("Only active liaison officers can be assigned to a community."), code="invalid.liaison"
+        )
     role = AssignmentRole(role)
     now = clock.now()
     current = (
@@ -58,7 +62,13 @@ def liaison_assign(
         if not _still_posted(current.liaison, community):
             remove_perm(COMMUNITY_PERM, current.liaison, community)
             forget_scope(current.liaison)
-        audit(actor=actor, action="liaison.unassigned", target=community, liaison=current.liaison_id, role=role.value)
+        audit(
+            actor=actor,
+            action="liaison.unassigned",
+            target=community,
+            liaison=current.liaison_id,
+            role=role.value,
+        )
     assignment = LiaisonAssignment.objects.create(
         community=community, liaison=liaison, role=role, duties=duties, starts_at=now, assigned_by=actor
     )
@@ -79,5 +89,7 @@ def liaison_unassign(*, assignment: LiaisonAssignment, actor: Any = None) -> Lia
     if not _still_posted(assignment.liaison, assignment.community):
         remove_perm(COMMUNITY_PERM, assignment.liaison, assignment.community)
         forget_scope(assignment.liaison)
-    audit(actor=actor, action="liaison.unassigned", target=assignment.community, liaison=assignment.liaison_id)
+    audit(
+        actor=actor, action="liaison.unassigned", target=assignment.community, liaison=assignment.liaison_id
+    )
     return assignment
