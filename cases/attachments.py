@@ -62,13 +62,12 @@ def normalise_image(upload: UploadedFile) -> ContentFile:
                 out = io.BytesIO()
                 save_kwargs = {"quality": 85, "optimize": True} if fmt in ("JPEG", "WEBP") else {}
                 image.save(out, format=fmt, **save_kwargs)
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-    ):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses such images while reading the header, before the pixel cap above.
+        raise InvalidInput(
+            _("The photo %(name)s has too many pixels.") % {"name": upload.name},
+            code="attachment.too_many_pixels",
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise not_an_image from None
     return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[fmt]}")

@@ -87,7 +87,7 @@ class CaseFilterSet(django_filters.FilterSet):
             return queryset
         return queryset.filter(
             Q(number__icontains=value)
-            | Q(tracking_code__iexact=value)
+            | Q(tracking_code__icontains=value)
             | Q(title__icontains=value)
             | Q(description__icontains=value)
         )

@@ -293,8 +293,10 @@ def case_report(
             apply_stage_deadline(case, now)
             case.full_clean(validate_unique=False, validate_constraints=False)
             case.save()
-            _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
+            stored = _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
             event = events.reported(case, actor=actor)
+            # Like result photos, report photos belong to their event on the timeline.
+            CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
             _notify_on_commit(event)
     except ValidationError as exc:
         raise InvalidInput(_("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}) from exc
@@ -743,7 +745,10 @@ def case_escalate(
             )
     case.escalation_level += 1
     case.escalated_at = now
-    case.escalated_deadline = case.deadline
+    # A supervisor's escalation before the deadline must not stand in for the
+    # automatic one when that deadline passes.
+    if automatic or (case.deadline is not None and case.deadline < now):
+        case.escalated_deadline = case.deadline
     _touch(case, "escalation_level", "escalated_at", "escalated_deadline")
     _notify_on_commit(events.escalated(case, actor=actor, note=note, automatic=automatic))
     return case

@@ -20,6 +20,7 @@ from functools import cache
 import chinese_calendar
 from django.conf import settings
 from django.core.cache import cache as django_cache
+from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,9 @@ def load_overrides() -> dict[date, bool]:
 
 def invalidate_overrides(**kwargs: object) -> None:
     django_cache.delete(OVERRIDES_CACHE_KEY)
+    # Until the change commits, other processes still read the old rows and may
+    # cache them again; drop the key once more when it is visible to them.
+    transaction.on_commit(lambda: django_cache.delete(OVERRIDES_CACHE_KEY))
 
 
 def get_calendar() -> WorkCalendar:

@@ -17,6 +17,35 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
 
 
+def seed_categories() -> None:
+    """(Re)write the categories and time limits the data migration seeds; idempotent."""
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("cases.migrations.0003_seed_categories").seed(apps, None)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """Put back the reference data a kept (--reuse-db) test database lost.
+
+    A transactional test ends with a flush, which empties every table,
+    including what migrations wrote: content types, permissions, the role
+    groups and the seeded categories. The next run that reuses the database
+    would find none of them.
+    """
+    from django.core.management.sql import emit_post_migrate_signal
+
+    from cases.models import Category
+
+    with django_db_blocker.unblock():
+        if not Category.objects.exists():
+            emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
+            seed_categories()
+    yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_media_and_cache(settings, tmp_path):  # type: ignore[no-untyped-def]
     from django.core.cache import cache
@@ -24,6 +53,16 @@ def _isolated_media_and_cache(settings, tmp_path):  # type: ignore[no-untyped-de
     from chengguan.celery import app as celery_app
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    # The default file cache is a directory shared with the dev server and any
+    # other test run; a per-process memory cache keeps runs from seeing each
+    # other's cached calendar overrides.
+    # With REDIS_URL set the suite uses the real Redis cache, as production does.
+    if not os.environ.get("REDIS_URL"):
+        settings.CACHES = {
+            "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "tests"}
+        }
+    # Staff users are created in most tests; a slow hasher would dominate the run.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     celery_app.conf.task_always_eager = True
     cache.clear()
     yield

@@ -154,9 +154,8 @@ class Command(BaseCommand):
                 parents[parent_code] = level.parent_model.objects.filter(code=parent_code).first()
             parent = parents[parent_code]
             if parent is None:
-                raise FeatureError(
-                    f"no {level.parent_model._meta.verbose_name} with code {parent_code!r}; import that level first"
-                )
+                kind = level.parent_model._meta.verbose_name
+                raise FeatureError(f"no {kind} with code {parent_code!r}; import that level first")
             values[level.parent_field] = parent
         candidate = level.model(code=self._code(feature, options["code_property"]), **values)
         candidate.set_boundary(feature)
