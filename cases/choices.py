@@ -113,3 +113,4 @@ class ExtensionStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     APPROVED = "approved", _("Approved")
     REFUSED = "refused", _("Refused")
+    CANCELLED = "cancelled", _("Cancelled")

@@ -17,6 +17,7 @@ from cases.choices import (
     RejectReason,
     Urgency,
 )
+from chengguan import clock
 from chengguan.permissions import RestrictedQuerySet
 
 
@@ -256,7 +257,7 @@ class Case(models.Model):
     rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
     parked_at = models.DateTimeField(_("parked since"), null=True, blank=True)
     parked_hours = models.DecimalField(_("working hours parked"), max_digits=8, decimal_places=2, default=0)
-    updated_at = models.DateTimeField(_("last change"), auto_now=True)
+    updated_at = models.DateTimeField(_("last change"), default=clock.now)
 
     # Counters kept for indicators (DESIGN §6)
     return_count = models.PositiveSmallIntegerField(_("times returned"), default=0)
@@ -336,7 +337,7 @@ class CaseEvent(models.Model):
         indexes = [models.Index(fields=["case", "created_at"]), models.Index(fields=["action", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.case_id} {self.action}"
+        return f"{self.get_action_display()} · {self.created_at:%Y-%m-%d %H:%M}"
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.pk is not None:

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -10,14 +11,23 @@ from cases.models import CaseEvent, ExtensionRequest
 from cases.selectors import unit_members, users_overseeing
 from chengguan.notifications import notify
 from chengguan.roles import Role
+from communities.models import HandlingUnit
+
+User = get_user_model()
 
 
 def _handlers(event: CaseEvent) -> list[Any]:
-    case = event.case
-    if case.assignee_id:
-        return [case.assignee]
-    if case.handling_unit is not None:
-        return list(unit_members(case.handling_unit))
+    """The case's handler when the event happened (the task may run later)."""
+    snapshot = event.data.get("handler", event.data) if event.data else {}
+    if "assignee" in snapshot or "handling_unit" in snapshot:
+        assignee_id, unit_id = snapshot.get("assignee"), snapshot.get("handling_unit")
+    else:
+        assignee_id, unit_id = event.case.assignee_id, event.case.handling_unit_id
+    if assignee_id:
+        return list(User.objects.filter(pk=assignee_id, is_active=True))
+    if unit_id:
+        unit = HandlingUnit.objects.filter(pk=unit_id).first()
+        return list(unit_members(unit)) if unit else []
     return []
 
 

@@ -93,8 +93,8 @@ def _transition(
     target = TRANSITIONS[source].get(action)
     if target is None:
         raise TransitionNotAllowed(
-            _("A case that is “%(status)s” cannot be %(action)s.")
-            % {"status": source.label, "action": CaseAction(action).label.lower()},
+            _("“%(action)s” is not possible while the case is “%(status)s”.")
+            % {"status": source.label, "action": CaseAction(action).label},
             status=source.value,
             action=action,
         )
@@ -103,16 +103,29 @@ def _transition(
         setattr(case, name, value)
     case.status = target
     case.version += 1
+    case.updated_at = now
     apply_stage_deadline(case, now)
     case.save(update_fields=[*changed, "status", "version", "deadline", "updated_at"])
+    if target not in EXTENSION_STATUSES:
+        _cancel_pending_extensions(case, now)
     event = events.status_changed(case, action, actor=actor, from_status=source, note=note, data=data)
     _notify_on_commit(event)
     return event
 
 
+def _cancel_pending_extensions(case: Case, now: datetime) -> None:
+    """A request for more time lapses once the case leaves its handler."""
+    case.extension_requests.filter(status=ExtensionStatus.PENDING).update(
+        status=ExtensionStatus.CANCELLED,
+        decided_at=now,
+        decision_note=_("Lapsed: the case left its handler."),
+    )
+
+
 def _touch(case: Case, *fields: str) -> None:
     """Save a non-status change to a locked case, bumping its version."""
     case.version += 1
+    case.updated_at = clock.now()
     case.save(update_fields=[*fields, "version", "updated_at"])
 
 
@@ -125,7 +138,9 @@ def _notify_on_commit(event: CaseEvent) -> None:
 def _clean_text(value: str | None, *, field: str, required: bool, max_length: int = MAX_NOTE) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidInput(_("Please fill in the %(field)s.") % {"field": field}, code="invalid.required", field=field)
+        raise InvalidInput(
+            _("Please fill in the %(field)s.") % {"field": field}, code="invalid.required", field=field
+        )
     if len(text) > max_length:
         raise InvalidInput(
             _("The %(field)s must be at most %(max)d characters.") % {"field": field, "max": max_length},
@@ -239,7 +254,9 @@ def case_report(
     reporter_name = _clean_text(reporter_name, field=_("name"), required=False, max_length=64)
     reporter_phone = (reporter_phone or "").strip()
     if reporter_phone and not PHONE_RE.match(reporter_phone):
-        raise InvalidInput(_("Please enter a valid phone number."), code="invalid.phone", field="reporter_phone")
+        raise InvalidInput(
+            _("Please enter a valid phone number."), code="invalid.phone", field="reporter_phone"
+        )
     if (lat is None) != (lng is None):
         raise InvalidInput(_("A location needs both latitude and longitude."), code="invalid.location")
     if lat is not None and lng is not None and not (-90 <= lat <= 90 and -180 <= lng <= 180):
@@ -299,7 +316,9 @@ def case_report(
             CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
             _notify_on_commit(event)
     except ValidationError as exc:
-        raise InvalidInput(_("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}) from exc
+        raise InvalidInput(
+            _("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}
+        ) from exc
     except IntegrityError:
         # Another request with the same idempotency key won the race.
         if idempotency_key:
@@ -340,9 +359,8 @@ def case_register(
         fields["district"] = community.street.district
         if case.grid_cell_id and case.grid_cell and case.grid_cell.community_id != community.pk:
             fields["grid_cell"] = None
-    if category is None and case.category_id is None:
-        if CaseStatus(case.status) == CaseStatus.REPORTED:
-            raise InvalidInput(_("Choose a category before registering the case."), code="invalid.category")
+    if category is None and case.category_id is None and CaseStatus(case.status) == CaseStatus.REPORTED:
+        raise InvalidInput(_("Choose a category before registering the case."), code="invalid.category")
     _transition(case, CaseAction.REGISTER, actor=actor, now=fields["registered_at"], note=note, fields=fields)
     return case
 
@@ -472,9 +490,7 @@ def case_dispatch(
 
 
 @transaction.atomic
-def case_return(
-    *, case: Case, actor: Any, reason: str, expected_version: int | None = None
-) -> Case:
+def case_return(*, case: Case, actor: Any, reason: str, expected_version: int | None = None) -> Case:
     """Hand a case back to the dispatcher (回退): not ours, or wrongly dispatched.
 
     Preconditions: the case's handler; status `dispatched` or `in_progress`;
@@ -491,7 +507,12 @@ def case_return(
         now=clock.now(),
         note=reason,
         data={"previous_handler": previous},
-        fields={"handling_unit": None, "assignee": None, "signed_at": None, "return_count": case.return_count + 1},
+        fields={
+            "handling_unit": None,
+            "assignee": None,
+            "signed_at": None,
+            "return_count": case.return_count + 1,
+        },
     )
     return case
 
@@ -570,11 +591,19 @@ def case_request_extension(
     if timezone.is_naive(requested_due_at):
         requested_due_at = timezone.make_aware(requested_due_at)
     if case.due_at and requested_due_at <= case.due_at:
-        raise InvalidInput(_("The new deadline must be later than the current one."), code="invalid.extension_date")
+        raise InvalidInput(
+            _("The new deadline must be later than the current one."), code="invalid.extension_date"
+        )
     if case.extension_requests.filter(status=ExtensionStatus.PENDING).exists():
-        raise InvalidInput(_("An extension request for this case is already waiting."), code="invalid.extension_pending")
+        raise InvalidInput(
+            _("An extension request for this case is already waiting."), code="invalid.extension_pending"
+        )
     request = ExtensionRequest.objects.create(
-        case=case, requested_by=actor, requested_due_at=requested_due_at, reason=reason, created_at=clock.now()
+        case=case,
+        requested_by=actor,
+        requested_due_at=requested_due_at,
+        reason=reason,
+        created_at=clock.now(),
     )
     _notify_on_commit(events.extension_requested(case, request=request, actor=actor))
     return request
@@ -595,7 +624,14 @@ def case_decide_extension(
     case = _lock(request.case, actor, "supervise")
     request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != ExtensionStatus.PENDING:
-        raise TransitionNotAllowed(_("This request has already been decided."), code="extension.already_decided")
+        raise TransitionNotAllowed(
+            _("This request has already been decided."), code="extension.already_decided"
+        )
+    if case.status not in EXTENSION_STATUSES:
+        raise TransitionNotAllowed(
+            _("The case is no longer being handled, so the extension cannot be decided."),
+            code="case.extension_not_allowed",
+        )
     note = _clean_text(note, field=_("note"), required=not approve)
     old_due_at = case.due_at
     request.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
@@ -646,7 +682,9 @@ def case_unpark(*, case: Case, actor: Any, note: str = "", expected_version: int
     if case.status == CaseStatus.PARKED and case.parked_at:
         calendar = get_calendar()
         parked = calendar.between(case.parked_at, now)
-        fields["parked_hours"] = case.parked_hours + Decimal(parked.total_seconds() / 3600).quantize(Decimal("0.01"))
+        fields["parked_hours"] = case.parked_hours + Decimal(parked.total_seconds() / 3600).quantize(
+            Decimal("0.01")
+        )
         if case.due_at:
             fields["due_at"] = calendar.add(case.due_at, parked)
     _transition(case, CaseAction.UNPARK, actor=actor, now=now, note=note, fields=fields)
@@ -677,6 +715,7 @@ def case_verify(
             actor=actor,
             now=now,
             note=note,
+            data={"handler": _handler_snapshot(case)},
             fields={"rework_count": case.rework_count + 1, "signed_at": None, "resolved_at": None},
         )
     return case
@@ -700,6 +739,7 @@ def case_reopen(*, case: Case, actor: Any, reason: str, expected_version: int | 
         actor=actor,
         now=now,
         note=reason,
+        data={"handler": _handler_snapshot(case)},
         fields={
             "reopen_count": case.reopen_count + 1,
             "closed_at": None,
@@ -713,9 +753,7 @@ def case_reopen(*, case: Case, actor: Any, reason: str, expected_version: int | 
 
 
 @transaction.atomic
-def case_escalate(
-    *, case: Case, actor: Any = None, note: str = "", automatic: bool = False
-) -> Case | None:
+def case_escalate(*, case: Case, actor: Any = None, note: str = "", automatic: bool = False) -> Case | None:
     """Flag a case for supervision (督办) and notify up the chain.
 
     Preconditions: by hand, supervisor role in scope and a note; status
@@ -784,7 +822,11 @@ def escalate_overdue(*, batch_size: int = 500) -> int:
 
 @transaction.atomic
 def case_add_photos(
-    *, case: Case, actor: Any, photos: Sequence[UploadedFile], kind: AttachmentKind | str = AttachmentKind.OTHER
+    *,
+    case: Case,
+    actor: Any,
+    photos: Sequence[UploadedFile],
+    kind: AttachmentKind | str = AttachmentKind.OTHER,
 ) -> list[CaseAttachment]:
     """Attach more photos to a case the actor can see.
 

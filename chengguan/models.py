@@ -3,6 +3,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from chengguan import clock
+
 
 class User(AbstractUser):
     """A person who signs in: staff of every role, or a registered resident.
@@ -52,7 +54,7 @@ class CalendarOverride(models.Model):
 class AuditEntry(models.Model):
     """Append-only record of writes that are not case transitions (those have CaseEvent)."""
 
-    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(_("time"), default=clock.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("actor"),
@@ -99,7 +101,7 @@ class Notification(models.Model):
     url = models.CharField(_("link"), max_length=300, blank=True)
     # Deduplicates fan-out: a retried task must not notify twice.
     key = models.CharField(_("key"), max_length=120)
-    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+    created_at = models.DateTimeField(_("time"), default=clock.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
     class Meta:

@@ -60,6 +60,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.SUPERVISOR: [
         *GEOGRAPHY_VIEW,
         "cases.view_case",
+        # Conduct complaints reach supervisors only, so they register and
+        # dispatch those themselves.
+        "cases.register_case",
+        "cases.dispatch_case",
         "cases.verify_case",
         "cases.supervise_case",
         "cases.reopen_case",

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
@@ -16,10 +17,22 @@ User = get_user_model()
 
 @transaction.atomic
 def user_create_staff(
-    *, username: str, password: str, name: str, roles: list[Role | str], phone: str = "", actor: Any = None
+    *,
+    username: str,
+    password: str | None,
+    name: str,
+    roles: list[Role | str],
+    phone: str = "",
+    actor: Any = None,
 ) -> Any:
-    """Create a staff account with its roles. Scope is granted separately."""
+    """Create a staff account with its roles. Scope is granted separately.
+
+    Preconditions: the password passes AUTH_PASSWORD_VALIDATORS (pass
+    password=None for an account that cannot sign in until one is set).
+    """
     user = User(username=username, name=name, phone=phone, is_staff=Role.ADMIN in roles)
+    if password is not None:
+        validate_password(password, user)
     user.set_password(password)
     user.full_clean()
     user.save()

@@ -18,9 +18,9 @@ from liaisons.models import LiaisonAssignment
 COMMUNITY_PERM = "communities.work_in_community"
 
 
-def _still_posted(liaison: Any, community: Community) -> bool:
+def _still_responsible(liaison: Any, community: Community) -> bool:
     return LiaisonAssignment.objects.filter(
-        community=community, liaison=liaison, ends_at__isnull=True
+        community=community, liaison=liaison, role=AssignmentRole.RESPONSIBLE, ends_at__isnull=True
     ).exists()
 
 
@@ -36,9 +36,10 @@ def liaison_assign(
     """Post a liaison to a community, ending whoever held that role there.
 
     Preconditions: the liaison is active and in the liaison role.
-    Side effects: the previous holder loses `work_in_community` on the
-    community unless still posted there in another role; the new one gets
-    it; both changes are audited.
+    Side effects: for the responsible role (A角), the previous holder loses
+    `work_in_community` on the community and the new one gets it. A backup
+    posting (B角) grants no access by itself: the backup works in the
+    community only while covering a leave period. Both changes are audited.
     """
     if not liaison.is_active or not liaison.groups.filter(name=Role.LIAISON).exists():
         raise InvalidInput(
@@ -59,7 +60,7 @@ def liaison_assign(
             return current
         current.ends_at = now
         current.save(update_fields=["ends_at"])
-        if not _still_posted(current.liaison, community):
+        if not _still_responsible(current.liaison, community):
             remove_perm(COMMUNITY_PERM, current.liaison, community)
             forget_scope(current.liaison)
         audit(
@@ -72,8 +73,9 @@ def liaison_assign(
     assignment = LiaisonAssignment.objects.create(
         community=community, liaison=liaison, role=role, duties=duties, starts_at=now, assigned_by=actor
     )
-    assign_perm(COMMUNITY_PERM, liaison, community)
-    forget_scope(liaison)
+    if role == AssignmentRole.RESPONSIBLE:
+        assign_perm(COMMUNITY_PERM, liaison, community)
+        forget_scope(liaison)
     audit(actor=actor, action="liaison.assigned", target=community, liaison=liaison.pk, role=role.value)
     return assignment
 
@@ -86,7 +88,7 @@ def liaison_unassign(*, assignment: LiaisonAssignment, actor: Any = None) -> Lia
         return assignment
     assignment.ends_at = clock.now()
     assignment.save(update_fields=["ends_at"])
-    if not _still_posted(assignment.liaison, assignment.community):
+    if not _still_responsible(assignment.liaison, assignment.community):
         remove_perm(COMMUNITY_PERM, assignment.liaison, assignment.community)
         forget_scope(assignment.liaison)
     audit(

@@ -69,17 +69,27 @@ def test_access_follows_for_handling_too(community, liaisons, admin):
     assert sees(new, case, "handle")
 
 
-def test_a_liaison_still_posted_as_backup_keeps_access(community, liaisons, admin):
+def test_a_backup_posting_alone_grants_no_access(community, liaisons, admin):
+    # Given the old responsible liaison is kept on as the backup (B角)
     old, new = liaisons
     case = CaseFactory(community=community)
     liaison_assign(community=community, liaison=old, actor=admin)
     liaison_assign(community=community, liaison=old, actor=admin, role=AssignmentRole.BACKUP)
+    # When a new responsible liaison takes over
     liaison_assign(community=community, liaison=new, actor=admin)
-    assert sees(old, case)
+    # Then only the responsible one has access; the backup gets it while covering
+    assert not sees(old, case)
     assert sees(new, case)
-    # ending the backup posting withdraws it
     backup = LiaisonAssignment.objects.get(community=community, liaison=old, ends_at__isnull=True)
-    liaison_unassign(assignment=backup, actor=admin)
+    assert backup.role == AssignmentRole.BACKUP
+
+
+def test_ending_the_responsible_posting_withdraws_access(community, liaisons, admin):
+    old, _new = liaisons
+    case = CaseFactory(community=community)
+    posting = liaison_assign(community=community, liaison=old, actor=admin)
+    assert sees(old, case)
+    liaison_unassign(assignment=posting, actor=admin)
     assert not sees(old, case)
 
 

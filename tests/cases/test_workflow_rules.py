@@ -1,0 +1,83 @@
+"""Workflow rules beyond the transition table: conduct complaints, lapsing extensions,
+notifications addressed as of the event."""
+
+from datetime import timedelta
+
+import pytest
+
+from cases import services
+from cases.choices import CaseAction, CaseSource, CaseStatus, ExtensionStatus
+from cases.models import CaseEvent
+from cases.tasks import notify_case_event
+from chengguan.errors import ActionNotPermitted, TransitionNotAllowed
+from chengguan.models import Notification
+from chengguan.roles import Role
+from tests.factories import HandlingUnitFactory, leaf_category, staff
+
+
+def test_a_conduct_complaint_is_processed_by_supervisors_only(district, community, unit):
+    # Given a complaint about a liaison's conduct
+    liaison = staff(Role.LIAISON, scope=community)
+    operator = staff(Role.OPERATOR, scope=district)
+    supervisor = staff(Role.SUPERVISOR, scope=district)
+    case = services.case_report(
+        source=CaseSource.HOTLINE_12345,
+        actor=operator,
+        description="联络员态度恶劣",
+        category=leaf_category(),
+        community=community,
+        subject_officer=liaison,
+    )
+    # Then the operator cannot register it, the supervisor can, and dispatches it
+    with pytest.raises(ActionNotPermitted):
+        services.case_register(case=case, actor=operator)
+    services.case_register(case=case, actor=supervisor)
+    case = services.case_dispatch(case=case, actor=supervisor, handling_unit=unit)
+    assert case.status == CaseStatus.DISPATCHED
+    # And the officer complained about never gets to act on it
+    with pytest.raises(ActionNotPermitted):
+        services.case_sign_for(case=case, actor=liaison)
+
+
+def test_a_pending_extension_lapses_when_the_case_is_returned(
+    make_case, unit, unit_member, supervisor, superuser
+):
+    # Given a dispatched case with a pending extension request
+    case = make_case(CaseStatus.DISPATCHED)
+    request = services.case_request_extension(
+        case=case,
+        actor=unit_member,
+        requested_due_at=case.due_at + timedelta(days=5),
+        reason="需协调产权单位",
+    )
+    # When the handler returns the case
+    services.case_return(case=case, actor=unit_member, reason="不属于本单位职责")
+    # Then the request lapsed and cannot be decided any more
+    request.refresh_from_db()
+    assert request.status == ExtensionStatus.CANCELLED
+    with pytest.raises(TransitionNotAllowed):
+        services.case_decide_extension(request=request, actor=supervisor, approve=True)
+    # And the next handler may ask for time again
+    case = services.case_dispatch(case=case, actor=superuser, handling_unit=unit)
+    services.case_request_extension(
+        case=case, actor=unit_member, requested_due_at=case.due_at + timedelta(days=3), reason="材料未齐"
+    )
+
+
+def test_dispatch_notification_reaches_the_handler_of_that_moment(
+    make_case, superuser, unit, unit_member, django_capture_on_commit_callbacks
+):
+    # Given a case dispatched to a unit and, before any worker ran, returned and
+    # dispatched elsewhere
+    case = make_case(CaseStatus.REGISTERED)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        services.case_dispatch(case=case, actor=superuser, handling_unit=unit)
+    services.case_return(case=case, actor=unit_member, reason="非本单位")
+    elsewhere = HandlingUnitFactory()
+    services.case_dispatch(case=case, actor=superuser, handling_unit=elsewhere)
+    # When the first dispatch's notification finally runs
+    assert len(queued) == 1
+    first = CaseEvent.objects.filter(case=case, action=CaseAction.DISPATCH).order_by("id").first()
+    notify_case_event(first.pk)
+    # Then it went to the unit the case was dispatched to at that moment
+    assert Notification.objects.filter(recipient=unit_member, key=f"case-event:{first.pk}").exists()
