@@ -65,6 +65,8 @@ class CaseAction(models.TextChoices):
     EXTENSION_APPROVED = "extension_approved", _("Extension approved")
     EXTENSION_REFUSED = "extension_refused", _("Extension refused")
     ESCALATE = "escalate", _("Escalated")
+    CO_REPORTER_ADDED = "co_reporter_added", _("Another resident reported it too")
+    RATED = "rated", _("Rated by the reporter")
     ATTACHMENT_ADDED = "attachment_added", _("Photo added")
     NOTE = "note", _("Note")
 
@@ -107,6 +109,12 @@ class AttachmentKind(models.TextChoices):
     BEFORE = "before", _("Before")
     AFTER = "after", _("After")
     OTHER = "other", _("Other")
+
+
+class Satisfaction(models.TextChoices):
+    SATISFIED = "satisfied", _("Satisfied")
+    BASICALLY = "basically", _("Basically satisfied")
+    UNSATISFIED = "unsatisfied", _("Unsatisfied")
 
 
 class ExtensionStatus(models.TextChoices):

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cases.choices import CaseAction, CaseStatus
-from cases.models import Case, CaseEvent, ExtensionRequest
+from cases.models import Case, CaseEvent, CaseFeedback, CoReporter, ExtensionRequest
 from chengguan import clock
 
 # Events the reporter sees on the public tracking page.
@@ -25,6 +25,8 @@ PUBLIC_ACTIONS = frozenset(
         CaseAction.REWORK,
         CaseAction.REOPEN,
         CaseAction.DUPLICATE_ADDED,
+        CaseAction.CO_REPORTER_ADDED,
+        CaseAction.RATED,
     }
 )
 
@@ -130,3 +132,22 @@ def attachment_added(case: Case, *, actor: Any, attachment_ids: list[int], kind:
 
 def note_added(case: Case, *, actor: Any, note: str) -> CaseEvent:
     return _create(case, CaseAction.NOTE, actor=actor, note=note)
+
+
+def co_reporter_added(case: Case, *, co_reporter: CoReporter, actor: Any) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.CO_REPORTER_ADDED,
+        actor=actor,
+        data={"co_reporter": co_reporter.pk, "report_count": case.report_count},
+    )
+
+
+def rated(case: Case, *, feedback: CaseFeedback, actor: Any) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.RATED,
+        actor=actor,
+        note=feedback.comment,
+        data={"satisfaction": feedback.satisfaction},
+    )

@@ -15,6 +15,7 @@ from cases.choices import (
     CategoryKind,
     ExtensionStatus,
     RejectReason,
+    Satisfaction,
     Urgency,
 )
 from chengguan import clock
@@ -50,6 +51,21 @@ class Category(models.Model):
     )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
+
+    # Rules for the public complaint form (a subcategory without its own
+    # settings shows its parent's notice and hint; the flags are its own).
+    icon = models.CharField(_("icon"), max_length=8, blank=True, help_text=_("An emoji shown in the picker."))
+    photo_required = models.BooleanField(_("photo required"), default=False)
+    contact_required = models.BooleanField(_("phone number required"), default=False)
+    anonymous_allowed = models.BooleanField(_("may stay anonymous to the public"), default=True)
+    description_hint = models.CharField(_("hint for the description"), max_length=200, blank=True)
+    notice = models.TextField(
+        _("notice shown when chosen"),
+        blank=True,
+        help_text=_("E.g. which authority handles this and how to reach it."),
+    )
+    public_reporting_closed = models.BooleanField(_("closed to public reports"), default=False)
+    closed_message = models.TextField(_("message when closed"), blank=True)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -393,6 +409,57 @@ class CaseAttachment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.kind}"
+
+
+class CoReporter(models.Model):
+    """Another resident who reported the same problem (我也遇到了)."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="co_reporters"
+    )
+    name = models.CharField(_("name"), max_length=64, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("time"), default=clock.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("co-reporter")
+        verbose_name_plural = _("co-reporters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "phone"], condition=~models.Q(phone=""), name="co_reporter_once_per_phone"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} +1"
+
+
+class CaseFeedback(models.Model):
+    """The reporter's own satisfaction rating of a closed case, given once."""
+
+    case = models.OneToOneField(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="feedback"
+    )
+    satisfaction = models.CharField(_("satisfaction"), max_length=16, choices=Satisfaction.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("time"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("reporter feedback")
+        verbose_name_plural = _("reporter feedback")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.satisfaction}"
 
 
 class ExtensionRequest(models.Model):

@@ -71,3 +71,57 @@ def notify_for_event(event: CaseEvent) -> int:
         body=event.note,
         url=url,
     )
+
+
+# Reporters (and co-reporters) hear about these, by SMS to the phone they gave
+# and by email when they reported from an account with an address.
+REPORTER_ACTIONS = {
+    CaseAction.REGISTER: _(
+        "Your report %(number)s has been accepted and registered. Track it with code %(code)s."
+    ),
+    CaseAction.REJECT: _("Your report %(number)s was not accepted: %(note)s"),
+    CaseAction.MERGE: _("Your report %(number)s is being handled together with case %(master)s."),
+    CaseAction.CLOSE: _(
+        "Your report %(number)s has been resolved and closed. Please rate it with code %(code)s."
+    ),
+}
+
+
+def message_reporters(event: CaseEvent) -> list[int]:
+    """Queue SMS/email to the case's reporters for an event; returns the new message ids."""
+    from chengguan.messaging import queue_message
+    from chengguan.models import OutboundMessage
+
+    template = REPORTER_ACTIONS.get(CaseAction(event.action))
+    if template is None:
+        return []
+    case = event.case
+    if case.subject_officer_id is not None and event.action != CaseAction.CLOSE:
+        return []
+    text = str(template) % {
+        "number": case.number,
+        "code": case.tracking_code,
+        "note": event.note or case.get_reject_reason_display(),
+        "master": case.merged_into.number if case.merged_into_id and case.merged_into else "",
+    }
+    phones = [case.reporter_phone, *case.co_reporters.exclude(phone="").values_list("phone", flat=True)]
+    queued = [
+        queue_message(
+            channel=OutboundMessage.Channel.SMS,
+            recipient=phone,
+            body=text,
+            key=f"event:{event.pk}:sms:{phone}",
+        )
+        for phone in dict.fromkeys(p for p in phones if p)
+    ]
+    if case.reporter_id and case.reporter and case.reporter.email:
+        queued.append(
+            queue_message(
+                channel=OutboundMessage.Channel.EMAIL,
+                recipient=case.reporter.email,
+                subject=_("City management report %(number)s") % {"number": case.number},
+                body=text,
+                key=f"event:{event.pk}:email",
+            )
+        )
+    return [m.pk for m in queued if m is not None]

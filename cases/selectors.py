@@ -1,15 +1,18 @@
-"""Reads on cases. Every query that serves a user goes through the gate."""
+"""Reads on cases. Every query that serves a staff user goes through the gate;
+the public reads at the end expose only what the public pages show."""
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from guardian.shortcuts import get_users_with_perms
 
-from cases.choices import OPEN_STATUSES, CaseStatus
-from cases.models import Case, CaseEvent
+from cases.choices import OPEN_STATUSES, CaseStatus, Satisfaction
+from cases.models import Case, CaseEvent, Category
 from chengguan import clock
-from communities.models import District, HandlingUnit
+from communities.models import Community, District, HandlingUnit
 
 User = get_user_model()
 
@@ -54,3 +57,111 @@ def case_counts_for(user: Any) -> dict[str, int]:
         **{status.value: Count("pk", filter=Q(status=status)) for status in CaseStatus},
         overdue=Count("pk", filter=overdue),
     )
+
+
+# --- public and intake reads --------------------------------------------------
+
+NEARBY_RADIUS_M = 200
+NEARBY_DAYS = 7
+_EARTH_RADIUS_M = 6_371_000
+
+
+def distance_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def open_cases_near(
+    *,
+    category: Category | None,
+    lat: float,
+    lng: float,
+    radius_m: float = NEARBY_RADIUS_M,
+    days: int = NEARBY_DAYS,
+    exclude: Case | None = None,
+    limit: int = 5,
+) -> list[Case]:
+    """Open cases of the category reported within `radius_m` in the last `days`, nearest first.
+
+    A bounding box narrows the rows in SQL (indexed by category and date);
+    the exact distance is computed for the few candidates. Conduct
+    complaints are never offered.
+    """
+    if category is None:
+        return []
+    dlat = radius_m / 111_320
+    dlng = radius_m / (111_320 * max(math.cos(math.radians(lat)), 0.01))
+    candidates = Case.objects.filter(
+        category=category,
+        status__in=OPEN_STATUSES,
+        merged_into__isnull=True,
+        subject_officer__isnull=True,
+        reported_at__gte=clock.now() - timedelta(days=days),
+        lat__range=(lat - dlat, lat + dlat),
+        lng__range=(lng - dlng, lng + dlng),
+    ).select_related("category", "community")
+    if exclude is not None:
+        candidates = candidates.exclude(pk=exclude.pk)
+    near = []
+    for case in candidates[:200]:
+        if case.lat is None or case.lng is None:
+            continue
+        distance = distance_m(lat, lng, case.lat, case.lng)
+        if distance <= radius_m:
+            case.distance_m = round(distance)  # type: ignore[attr-defined]
+            near.append(case)
+    near.sort(key=lambda c: c.distance_m)  # type: ignore[attr-defined]
+    return near[:limit]
+
+
+def case_for_tracking(code: str, phone: str | None = None) -> Case | None:
+    """The case a tracking code names; with a phone, only if it is the reporter's or a co-reporter's."""
+    code = (code or "").strip().upper()
+    if not code:
+        return None
+    case = (
+        Case.objects.filter(tracking_code=code)
+        .select_related("category", "category__parent", "community", "merged_into")
+        .first()
+    )
+    if case is None or phone is None:
+        return case
+    phone = phone.strip()
+    if phone and (case.reporter_phone == phone or case.co_reporters.filter(phone=phone).exists()):
+        return case
+    return None
+
+
+def community_public_stats(community: Community, *, days: int = 30) -> dict[str, Any]:
+    """Counts and rates shown on the public community page, in one query.
+
+    on-time rate: cases closed in the period whose result came in on or
+    before the handling deadline, over cases closed in the period.
+    satisfaction: (satisfied + basically satisfied) over rated, for cases
+    rated in the period.
+    """
+    since = clock.now() - timedelta(days=days)
+    closed_in_period = Q(status=CaseStatus.CLOSED, closed_at__gte=since)
+    figures = Case.objects.filter(community=community, subject_officer__isnull=True).aggregate(
+        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        reported=Count("pk", filter=Q(reported_at__gte=since)),
+        closed=Count("pk", filter=closed_in_period),
+        closed_on_time=Count(
+            "pk", filter=closed_in_period & Q(due_at__isnull=False, resolved_at__lte=F("due_at"))
+        ),
+        rated=Count("feedback", filter=Q(feedback__created_at__gte=since)),
+        satisfied=Count(
+            "feedback",
+            filter=Q(
+                feedback__created_at__gte=since,
+                feedback__satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY],
+            ),
+        ),
+    )
+    figures["on_time_rate"] = figures["closed_on_time"] / figures["closed"] if figures["closed"] else None
+    figures["satisfaction_rate"] = figures["satisfied"] / figures["rated"] if figures["rated"] else None
+    figures["days"] = days
+    return figures

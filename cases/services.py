@@ -43,10 +43,20 @@ from cases.choices import (
     CaseStatus,
     ExtensionStatus,
     RejectReason,
+    Satisfaction,
     Urgency,
 )
 from cases.deadlines import apply_stage_deadline, handling_due_at
-from cases.models import Case, CaseAttachment, CaseEvent, CaseNumberSequence, Category, ExtensionRequest
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    CaseFeedback,
+    CaseNumberSequence,
+    Category,
+    CoReporter,
+    ExtensionRequest,
+)
 from chengguan import clock
 from chengguan.errors import ActionNotPermitted, InvalidInput, StaleObject, TransitionNotAllowed
 from chengguan.permissions import has_role_permission, restrict
@@ -840,3 +850,82 @@ def case_add_photos(
     event = events.attachment_added(case, actor=actor, attachment_ids=[a.pk for a in stored], kind=str(kind))
     CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
     return stored
+
+
+# --- residents ----------------------------------------------------------------
+
+
+def case_add_co_reporter(
+    *,
+    case: Case,
+    name: str = "",
+    phone: str = "",
+    user: Any = None,
+    idempotency_key: str | None = None,
+) -> CoReporter:
+    """Add a resident who reports the same open problem (我也遇到了).
+
+    Open to anyone (the public form offers it). Preconditions: the case is
+    open and public-facing; a phone number reports once per case.
+    Side effects: report count +1; `co_reporter_added` event; the
+    co-reporter hears about registration, rejection and closure like the
+    original reporter.
+    """
+    if idempotency_key:
+        existing = CoReporter.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+    name = _clean_text(name, field=_("name"), required=False, max_length=64)
+    phone = (phone or "").strip()
+    if phone and not PHONE_RE.match(phone):
+        raise InvalidInput(_("Please enter a valid phone number."), code="invalid.phone", field="phone")
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if case.status not in OPEN_STATUSES or case.subject_officer_id is not None:
+            raise InvalidInput(
+                _("This case is no longer open; please file a new report."), code="invalid.case_closed"
+            )
+        if phone and (case.reporter_phone == phone or case.co_reporters.filter(phone=phone).exists()):
+            raise InvalidInput(
+                _("You have already reported this problem."), code="invalid.already_reported", field="phone"
+            )
+        co_reporter = CoReporter.objects.create(
+            case=case,
+            name=name,
+            phone=phone,
+            user=user if user is not None and user.is_authenticated else None,
+            idempotency_key=idempotency_key or None,
+            created_at=clock.now(),
+        )
+        case.report_count += 1
+        _touch(case, "report_count")
+        _notify_on_commit(events.co_reporter_added(case, co_reporter=co_reporter, actor=user))
+    return co_reporter
+
+
+@transaction.atomic
+def case_rate(
+    *, case: Case, satisfaction: Satisfaction | str, comment: str = "", actor: Any = None
+) -> CaseFeedback:
+    """Record the reporter's satisfaction with a closed case; only once.
+
+    The caller has verified that the rater is the reporter (signed in as the
+    reporting account, or tracking code plus phone number).
+    Side effects: `rated` event; an unsatisfied rating is listed for the
+    return-visit and reopening work of supervisors and liaisons.
+    """
+    case = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+    if case.status != CaseStatus.CLOSED:
+        raise TransitionNotAllowed(_("A case can be rated once it is closed."), code="case.rate_not_allowed")
+    try:
+        satisfaction = Satisfaction(satisfaction)
+    except ValueError:
+        raise InvalidInput(_("Choose how satisfied you are."), code="invalid.satisfaction") from None
+    comment = _clean_text(comment, field=_("comment"), required=False)
+    if CaseFeedback.objects.filter(case=case).exists():
+        raise InvalidInput(_("This case has already been rated."), code="invalid.already_rated")
+    feedback = CaseFeedback.objects.create(
+        case=case, satisfaction=satisfaction, comment=comment, created_at=clock.now()
+    )
+    _notify_on_commit(events.rated(case, feedback=feedback, actor=actor))
+    return feedback

@@ -4,7 +4,8 @@ from celery import shared_task
 
 from cases import services
 from cases.models import CaseEvent
-from cases.notifications import notify_for_event
+from cases.notifications import message_reporters, notify_for_event
+from chengguan.messaging import deliver
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,20 @@ def notify_case_event(event_id: int) -> int:
     if event is None:
         logger.warning("notify_case_event: event %s not found", event_id)
         return 0
-    return notify_for_event(event)
+    notified = notify_for_event(event)
+    for message_id in message_reporters(event):
+        deliver_message.delay(message_id)
+    return notified
+
+
+@shared_task(acks_late=True, bind=True, max_retries=6)
+def deliver_message(self, message_id: int) -> bool:  # type: ignore[no-untyped-def]
+    """Send one outbound SMS/email; a failed send is retried with backoff."""
+    if deliver(message_id):
+        return True
+    if self.request.is_eager:  # no broker to retry through; the row stays FAILED
+        return False
+    raise self.retry(countdown=min(60 * 2**self.request.retries, 3600))
 
 
 @shared_task(acks_late=True)

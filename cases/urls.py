@@ -1,10 +1,10 @@
 from django.urls import path
 
-from cases import views
+from cases.views import staff
 
 app_name = "cases"
 
 urlpatterns = [
-    path("", views.case_list, name="list"),
-    path("<str:number>/", views.case_detail, name="detail"),
+    path("", staff.case_list, name="list"),
+    path("<str:number>/", staff.case_detail, name="detail"),
 ]

@@ -87,6 +87,43 @@ class AuditEntry(models.Model):
         raise RuntimeError("Audit entries are append-only.")
 
 
+class OutboundMessage(models.Model):
+    """An SMS or email to someone outside the staff (a reporter), sent after commit.
+
+    The unique key makes sending idempotent: a retried task finds the row and
+    does not send twice; failures stay listed with their error.
+    """
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        EMAIL = "email", _("Email")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    recipient = models.CharField(_("recipient"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=200, blank=True)
+    body = models.TextField(_("message"))
+    key = models.CharField(_("key"), max_length=160, unique=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("time"), default=clock.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("outbound message")
+        verbose_name_plural = _("outbound messages")
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.recipient}"
+
+
 class Notification(models.Model):
     """An in-app message to one user; email/SMS channels read the same rows."""
 

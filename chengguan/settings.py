@@ -183,6 +183,15 @@ WORKDAY_PERIODS = env.list("WORKDAY_PERIODS", default=["09:00-12:00", "13:00-18:
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
 CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", default="CG")
+# SMS gateway class (chengguan.messaging); the console backend only logs.
+SMS_BACKEND = env("SMS_BACKEND", default="chengguan.messaging.ConsoleSMSBackend")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@chengguan.local")
+# Public map tiles, e.g. "https://tiles.example.org/{z}/{x}/{y}.png"; empty
+# means no tiles: the map shows community boundaries only and the page
+# talks to no other host.
+MAP_TILE_URL = env("MAP_TILE_URL", default="")
+MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")
 
 REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
