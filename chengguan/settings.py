@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "guardian",
     "django_celery_beat",
+    "django_htmx",
+    "captcha",
     "communities",
     "cases",
     "liaisons",
@@ -56,6 +58,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
 ]
 
 ROOT_URLCONF = "chengguan.urls"
@@ -183,6 +186,13 @@ WORKDAY_PERIODS = env.list("WORKDAY_PERIODS", default=["09:00-12:00", "13:00-18:
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
 CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", default="CG")
+# Abuse limits on the public complaint form (django-ratelimit rates) and the
+# number of reports from one address per hour before a CAPTCHA is asked for.
+PUBLIC_REPORT_RATE_PER_IP = env("PUBLIC_REPORT_RATE_PER_IP", default="20/h")
+PUBLIC_REPORT_RATE_PER_PHONE = env("PUBLIC_REPORT_RATE_PER_PHONE", default="10/d")
+PUBLIC_REPORT_CAPTCHA_AFTER = env.int("PUBLIC_REPORT_CAPTCHA_AFTER", default=3)
+CAPTCHA_IMAGE_SIZE = (120, 40)
+CAPTCHA_LENGTH = 4
 # SMS gateway class (chengguan.messaging); the console backend only logs.
 SMS_BACKEND = env("SMS_BACKEND", default="chengguan.messaging.ConsoleSMSBackend")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -14,6 +14,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("cases/", include("cases.urls")),
+    path("", include("cases.urls_public")),
+    path("desk/intake/", include("cases.urls_intake")),
+    path("desk/", include("cases.urls_desk")),
+    path("communities/", include("communities.urls")),
+    path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]
 

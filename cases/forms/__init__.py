@@ -1,0 +1,1 @@
+"""Forms for case pages, one module per audience (public, intake, desk)."""
