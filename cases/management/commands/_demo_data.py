@@ -370,3 +370,15 @@ REOPEN_REASONS = [
 ]
 ESCALATE_NOTES = ["该件已超期，请立即处置并反馈。", "群众多次来电反映，请加快处置进度。"]
 DUPLICATE_PREFIXES = ["又有居民反映：", "市民来电：", "重复反映："]
+
+# What reporters write when they rate a closed case on the tracking page.
+RATING_COMMENTS = {
+    "satisfied": [
+        "处理很及时，谢谢城管队员！",
+        "现场已经清理干净了，点赞。",
+        "联络员态度很好，回复也快。",
+        "",
+    ],
+    "basically": ["问题基本解决，希望能长期保持。", "处理了，但晚上还有反弹。", ""],
+    "unsatisfied": ["过了两天又出现了，没有根本解决。", "只是拍照就走了，问题还在。"],
+}

@@ -31,7 +31,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from cases import services
-from cases.choices import OPEN_STATUSES, CaseSource, CaseStatus, RejectReason, Urgency
+from cases.choices import OPEN_STATUSES, CaseSource, CaseStatus, RejectReason, Satisfaction, Urgency
 from cases.deadlines import stage_limit
 from cases.management.commands import _demo_data as data
 from cases.models import Case, Category, ExtensionRequest
@@ -772,9 +772,14 @@ class DemoSeeder:
                 verify()
             else:
                 full_handling()
+            if rng.random() < 0.6:  # the reporter rates it on the tracking page
+                satisfaction = rng.choices(list(Satisfaction), weights=[70, 20, 10])[0]
+                add("rate", 1, 24, satisfaction=satisfaction)
         elif target == "closed_reopened":
-            # Closed, reopened after an unsatisfied return visit (回访), closed again.
+            # Closed, rated unsatisfied by the reporter, reopened after the
+            # return visit (回访), closed again.
             full_handling()
+            add("rate", 1, 8, satisfaction=Satisfaction.UNSATISFIED)
             add("reopen", 8, 32)
             handle()
             verify()
@@ -935,6 +940,12 @@ class DemoSeeder:
             plan.case = services.case_park(case=case, actor=supervisor, reason=rng.choice(data.PARK_REASONS))
         elif kind == "unpark":
             plan.case = services.case_unpark(case=case, actor=supervisor, note=rng.choice(data.UNPARK_NOTES))
+        elif kind == "rate":
+            services.case_rate(
+                case=case,
+                satisfaction=params["satisfaction"],
+                comment=rng.choice(data.RATING_COMMENTS[params["satisfaction"].value]),
+            )
         elif kind == "reopen":
             # The liaison's return visit (回访) found the resident unsatisfied.
             plan.case = services.case_reopen(
