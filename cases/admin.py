@@ -13,7 +13,16 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from cases.models import Case, CaseAttachment, CaseEvent, Category, ExtensionRequest, TimeLimit
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    CaseFeedback,
+    Category,
+    CoReporter,
+    ExtensionRequest,
+    TimeLimit,
+)
 from chengguan.admin import ReadOnlyAdminMixin
 from chengguan.masking import mask_name, mask_phone
 from chengguan.permissions import restrict
@@ -53,17 +62,39 @@ class CategoryAdmin(admin.ModelAdmin):
     ordering = ["code"]
     filter_horizontal = ["handling_units"]
     inlines = [TimeLimitInline]
-    fields = [
-        "parent",
-        "code",
-        "name",
-        "name_en",
-        "kind",
-        "default_urgency",
-        "description",
-        "handling_units",
-        "sort_order",
-        "is_active",
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "parent",
+                    "code",
+                    "name",
+                    "name_en",
+                    "icon",
+                    "kind",
+                    "default_urgency",
+                    "description",
+                    "handling_units",
+                    "sort_order",
+                    "is_active",
+                ]
+            },
+        ),
+        (
+            _("Public complaint form"),
+            {
+                "fields": [
+                    "photo_required",
+                    "contact_required",
+                    "anonymous_allowed",
+                    "description_hint",
+                    "notice",
+                    "public_reporting_closed",
+                    "closed_message",
+                ]
+            },
+        ),
     ]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
@@ -129,6 +160,30 @@ class ExtensionRequestInline(CaseHistoryInline):
         return super().get_queryset(request).select_related("requested_by", "decided_by")
 
 
+class CoReporterInline(CaseHistoryInline):
+    model = CoReporter
+    fields = ("created_at", "masked_name", "masked_phone")
+    readonly_fields = fields
+
+    @admin.display(description=_("name"))
+    def masked_name(self, obj: CoReporter) -> str:
+        return obj.name if self._sees_contact else mask_name(obj.name)
+
+    @admin.display(description=_("phone"))
+    def masked_phone(self, obj: CoReporter) -> str:
+        return obj.phone if self._sees_contact else mask_phone(obj.phone)
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        self._sees_contact = request.user.has_perm("cases.view_reporter_contact")
+        return super().get_formset(request, obj, **kwargs)
+
+
+class CaseFeedbackInline(CaseHistoryInline):
+    model = CaseFeedback
+    fields = ("created_at", "satisfaction", "comment")
+    readonly_fields = fields
+
+
 @admin.register(Case)
 class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -147,7 +202,13 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["number", "tracking_code", "title", "description", "address"]
     date_hierarchy = "reported_at"
     readonly_fields = ["masked_reporter_name", "masked_reporter_phone"]
-    inlines = [CaseEventInline, CaseAttachmentInline, ExtensionRequestInline]
+    inlines = [
+        CaseEventInline,
+        CaseAttachmentInline,
+        ExtensionRequestInline,
+        CoReporterInline,
+        CaseFeedbackInline,
+    ]
 
     class Media:
         css = {"all": ["css/admin.css"]}

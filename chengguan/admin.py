@@ -9,7 +9,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from chengguan.models import AuditEntry, CalendarOverride, User
+from chengguan.masking import mask_phone
+from chengguan.models import AuditEntry, CalendarOverride, OutboundMessage, User
 from chengguan.roles import Role
 
 
@@ -105,3 +106,28 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = ("created_at", "actor", "action", "target_type", "target_id", "target_repr", "data")
     readonly_fields = fields
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """SMS and email to reporters; failed ones stay listed with their error."""
+
+    list_display = ("created_at", "channel", "masked_recipient", "status", "attempts", "sent_at")
+    list_filter = ("status", "channel")
+    date_hierarchy = "created_at"
+    fields = (
+        "created_at",
+        "channel",
+        "masked_recipient",
+        "subject",
+        "body",
+        "status",
+        "attempts",
+        "error",
+        "sent_at",
+    )
+    readonly_fields = fields
+
+    @admin.display(description=_("recipient"))
+    def masked_recipient(self, obj: OutboundMessage) -> str:
+        return obj.recipient if "@" in obj.recipient else mask_phone(obj.recipient)
