@@ -55,6 +55,7 @@ class CaseAction(models.TextChoices):
     SIGN_FOR = "sign_for", _("Signed for")
     SUBMIT_RESULT = "submit_result", _("Result submitted")
     CLOSE = "close", _("Verified and closed")
+    CLOSE_ON_SPOT = "close_on_spot", _("Fixed on the spot and closed")
     REWORK = "rework", _("Sent back for rework")
     PARK = "park", _("Parked")
     UNPARK = "unpark", _("Unparked")
@@ -67,6 +68,7 @@ class CaseAction(models.TextChoices):
     ESCALATE = "escalate", _("Escalated")
     CO_REPORTER_ADDED = "co_reporter_added", _("Another resident reported it too")
     RATED = "rated", _("Rated by the reporter")
+    RETURN_VISITED = "return_visited", _("Return visit recorded")
     ATTACHMENT_ADDED = "attachment_added", _("Photo added")
     NOTE = "note", _("Note")
 
@@ -76,7 +78,13 @@ S, A = CaseStatus, CaseAction
 # The case workflow: {source status: {action: target status}}. A status change
 # happens only through this table (cases.services._transition).
 TRANSITIONS: dict[CaseStatus, dict[CaseAction, CaseStatus]] = {
-    S.REPORTED: {A.REGISTER: S.REGISTERED, A.REJECT: S.REJECTED, A.MERGE: S.REJECTED},
+    S.REPORTED: {
+        A.REGISTER: S.REGISTERED,
+        A.REJECT: S.REJECTED,
+        A.MERGE: S.REJECTED,
+        # 当场处置: a liaison fixed what they found on patrol; counted apart.
+        A.CLOSE_ON_SPOT: S.CLOSED,
+    },
     S.REGISTERED: {A.DISPATCH: S.DISPATCHED, A.PARK: S.PARKED},
     S.DISPATCHED: {A.SIGN_FOR: S.IN_PROGRESS, A.RETURN: S.REGISTERED, A.PARK: S.PARKED},
     S.IN_PROGRESS: {A.SUBMIT_RESULT: S.RESOLVED, A.RETURN: S.REGISTERED, A.PARK: S.PARKED},
@@ -122,3 +130,15 @@ class ExtensionStatus(models.TextChoices):
     APPROVED = "approved", _("Approved")
     REFUSED = "refused", _("Refused")
     CANCELLED = "cancelled", _("Cancelled")
+
+
+class VisitStatus(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    DONE = "done", _("Done")
+    UNREACHABLE = "unreachable", _("Reporter not reached")
+
+
+class VisitChannel(models.TextChoices):
+    PHONE = "phone", _("Phone call")
+    VISIT = "visit", _("Home visit")
+    WEB = "web", _("Reporter's own rating online")

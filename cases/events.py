@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cases.choices import CaseAction, CaseStatus
-from cases.models import Case, CaseEvent, CaseFeedback, CoReporter, ExtensionRequest
+from cases.models import Case, CaseEvent, CaseFeedback, CoReporter, ExtensionRequest, ReturnVisit
 from chengguan import clock
 
 # Events the reporter sees on the public tracking page.
@@ -22,6 +22,7 @@ PUBLIC_ACTIONS = frozenset(
         CaseAction.SIGN_FOR,
         CaseAction.SUBMIT_RESULT,
         CaseAction.CLOSE,
+        CaseAction.CLOSE_ON_SPOT,
         CaseAction.REWORK,
         CaseAction.REOPEN,
         CaseAction.DUPLICATE_ADDED,
@@ -140,6 +141,22 @@ def co_reporter_added(case: Case, *, co_reporter: CoReporter, actor: Any) -> Cas
         CaseAction.CO_REPORTER_ADDED,
         actor=actor,
         data={"co_reporter": co_reporter.pk, "report_count": case.report_count},
+    )
+
+
+def return_visited(case: Case, *, visit: ReturnVisit, actor: Any) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.RETURN_VISITED,
+        actor=actor,
+        note=visit.comment,
+        data={
+            "visit": visit.pk,
+            "status": visit.status,
+            "channel": visit.channel,
+            "satisfaction": visit.satisfaction,
+            "round": visit.round,
+        },
     )
 
 

@@ -17,6 +17,8 @@ from cases.choices import (
     RejectReason,
     Satisfaction,
     Urgency,
+    VisitChannel,
+    VisitStatus,
 )
 from chengguan import clock
 from chengguan.permissions import RestrictedQuerySet
@@ -255,6 +257,11 @@ class Case(models.Model):
         _("reason for rejection"), max_length=16, choices=RejectReason.choices, blank=True
     )
     result = models.TextField(_("handling result"), blank=True)
+    closed_on_spot = models.BooleanField(
+        _("fixed on the spot"),
+        default=False,
+        help_text=_("Closed at once by the liaison who found it (当场处置)."),
+    )
 
     # Time
     deadline = models.DateTimeField(_("deadline of the current stage"), null=True, blank=True)
@@ -460,6 +467,59 @@ class CaseFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} {self.satisfaction}"
+
+
+class ReturnVisit(models.Model):
+    """A return visit (回访) to the reporter after a closure, by the community's liaison.
+
+    One per closure round (the case's reopen count at closure time). The
+    reporter's own rating on the tracking page completes it (channel web).
+    """
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="return_visits"
+    )
+    round = models.PositiveSmallIntegerField(_("closure round"), default=0)
+    liaison = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("liaison"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="return_visits",
+    )
+    due_at = models.DateTimeField(_("due by"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=VisitStatus.choices, default=VisitStatus.SCHEDULED
+    )
+    channel = models.CharField(_("how"), max_length=8, choices=VisitChannel.choices, blank=True)
+    satisfaction = models.CharField(
+        _("satisfaction"), max_length=16, choices=Satisfaction.choices, blank=True
+    )
+    comment = models.TextField(_("comment"), blank=True)
+    visited_at = models.DateTimeField(_("visited at"), null=True, blank=True)
+    visited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("visited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reopened = models.BooleanField(_("case reopened"), default=False)
+    created_at = models.DateTimeField(_("scheduled at"), default=clock.now)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        verbose_name = _("return visit")
+        verbose_name_plural = _("return visits")
+        constraints = [models.UniqueConstraint(fields=["case", "round"], name="one_return_visit_per_closure")]
+        indexes = [models.Index(fields=["status", "due_at"]), models.Index(fields=["liaison", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.case} ({self.get_status_display()})"
 
 
 class ExtensionRequest(models.Model):

@@ -4,7 +4,8 @@ from typing import Any
 
 from django.db.models import Q
 
-from cases.models import Case, CaseAttachment, CaseEvent, Category
+from cases.choices import CaseSource
+from cases.models import Case, CaseAttachment, CaseEvent, Category, ReturnVisit
 from chengguan.permissions import NOTHING, Scope, ScopeRule, in_ids, register_rule
 
 CASE_PERMISSIONS = {
@@ -13,6 +14,8 @@ CASE_PERMISSIONS = {
     "register": "cases.register_case",
     "dispatch": "cases.dispatch_case",
     "handle": "cases.handle_case",
+    # 当场处置: close a patrol finding at once, in a community one works in.
+    "close_on_spot": "cases.handle_case",
     "verify": "cases.verify_case",
     "supervise": "cases.supervise_case",
     "reopen": "cases.reopen_case",
@@ -37,6 +40,8 @@ def case_q(scope: Scope, user: Any, action: str, prefix: str = "") -> Q:
             | f(handling_unit_id__in=scope.unit_ids)
             | (f(assignee__isnull=False) & f(community_id__in=scope.community_ids))
         )
+    elif action == "close_on_spot":
+        area = Q() if scope.city_wide else f(source=CaseSource.PATROL, community_id__in=scope.community_ids)
     elif scope.city_wide:
         area = Q()
     else:
@@ -68,6 +73,8 @@ def case_allows(scope: Scope, user: Any, action: str, case: Case) -> bool:
             or in_ids(case.handling_unit_id, scope.unit_ids)
             or (case.assignee_id is not None and in_ids(case.community_id, scope.community_ids))
         )
+    if action == "close_on_spot":
+        return case.source == CaseSource.PATROL and in_ids(case.community_id, scope.community_ids)
     return (
         in_ids(case.district_id, scope.district_ids)
         or in_ids(case.community_id, scope.community_ids)
@@ -89,6 +96,7 @@ def register() -> None:
     register_rule(Case, ScopeRule(permissions=CASE_PERMISSIONS, q=case_q, allows=case_allows))
     register_rule(CaseEvent, _child_rule("case__", "case"))
     register_rule(CaseAttachment, _child_rule("case__", "case"))
+    register_rule(ReturnVisit, _child_rule("case__", "case"))
     register_rule(
         Category,
         ScopeRule(

@@ -45,6 +45,8 @@ from cases.choices import (
     RejectReason,
     Satisfaction,
     Urgency,
+    VisitChannel,
+    VisitStatus,
 )
 from cases.deadlines import apply_stage_deadline, handling_due_at
 from cases.models import (
@@ -56,6 +58,7 @@ from cases.models import (
     Category,
     CoReporter,
     ExtensionRequest,
+    ReturnVisit,
 )
 from chengguan import clock
 from chengguan.errors import ActionNotPermitted, InvalidInput, StaleObject, TransitionNotAllowed
@@ -702,6 +705,52 @@ def case_unpark(*, case: Case, actor: Any, note: str = "", expected_version: int
 
 
 @transaction.atomic
+def case_close_on_spot(
+    *,
+    case: Case,
+    actor: Any,
+    result: str,
+    photos: Sequence[UploadedFile] = (),
+    expected_version: int | None = None,
+) -> Case:
+    """Close a problem the liaison fixed where they found it (当场处置/快速结案).
+
+    Preconditions: handler role working in the case's community; a
+    patrol-sourced report still `reported`; what was done.
+    Side effects: after-photos stored; the case is closed at once with the
+    actor as its handler and counted apart (`closed_on_spot`); the return
+    visit follows as for any closure.
+    """
+    case = _lock(case, actor, "close_on_spot", expected_version)
+    result = _clean_text(result, field=_("result"), required=True, max_length=MAX_DESCRIPTION)
+    _check_photo_count(photos)
+    now = clock.now()
+    if CaseAction.CLOSE_ON_SPOT not in TRANSITIONS[CaseStatus(case.status)]:
+        _transition(case, CaseAction.CLOSE_ON_SPOT, actor=actor, now=now)
+    stored = _store_photos(case, photos, kind=AttachmentKind.AFTER, actor=actor, now=now)
+    event = _transition(
+        case,
+        CaseAction.CLOSE_ON_SPOT,
+        actor=actor,
+        now=now,
+        note=result,
+        data={"attachments": [a.pk for a in stored]},
+        fields={
+            "result": result,
+            "assignee": actor,
+            "closed_on_spot": True,
+            "registered_at": now,
+            "dispatched_at": now,
+            "signed_at": now,
+            "resolved_at": now,
+            "closed_at": now,
+        },
+    )
+    CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
+    return case
+
+
+@transaction.atomic
 def case_verify(
     *, case: Case, actor: Any, passed: bool, note: str = "", expected_version: int | None = None
 ) -> Case:
@@ -924,8 +973,120 @@ def case_rate(
     comment = _clean_text(comment, field=_("comment"), required=False)
     if CaseFeedback.objects.filter(case=case).exists():
         raise InvalidInput(_("This case has already been rated."), code="invalid.already_rated")
+    now = clock.now()
     feedback = CaseFeedback.objects.create(
-        case=case, satisfaction=satisfaction, comment=comment, created_at=clock.now()
+        case=case, satisfaction=satisfaction, comment=comment, created_at=now
     )
     _notify_on_commit(events.rated(case, feedback=feedback, actor=actor))
+    # The reporter's own rating is this closure's return visit.
+    ReturnVisit.objects.update_or_create(
+        case=case,
+        round=case.reopen_count,
+        defaults={
+            "status": VisitStatus.DONE,
+            "channel": VisitChannel.WEB,
+            "satisfaction": satisfaction,
+            "comment": comment,
+            "visited_at": now,
+        },
+        create_defaults={
+            "due_at": now,
+            "status": VisitStatus.DONE,
+            "channel": VisitChannel.WEB,
+            "satisfaction": satisfaction,
+            "comment": comment,
+            "visited_at": now,
+        },
+    )
     return feedback
+
+
+# --- return visits (回访) ---------------------------------------------------------
+
+
+def return_visit_schedule(*, case: Case) -> ReturnVisit | None:
+    """Schedule the return visit for a closed case's current closure, once.
+
+    The visit goes to the community's responsible liaison and is due
+    settings.RETURN_VISIT_DAYS working days after closure. Returns None when
+    the case is not closed or has no reporter to call back.
+    Idempotent: a second call returns the existing visit.
+    """
+    from django.conf import settings
+
+    from liaisons.selectors import current_liaison
+
+    if case.status != CaseStatus.CLOSED or case.closed_at is None:
+        return None
+    if not case.reporter_phone and not case.reporter_id:
+        return None
+    posting = current_liaison(case.community) if case.community_id and case.community else None
+    visit, _created = ReturnVisit.objects.get_or_create(
+        case=case,
+        round=case.reopen_count,
+        defaults={
+            "liaison": posting.liaison if posting else None,
+            "due_at": get_calendar().add_days(case.closed_at, settings.RETURN_VISIT_DAYS),
+            "created_at": clock.now(),
+        },
+    )
+    return visit
+
+
+@transaction.atomic
+def return_visit_record(
+    *,
+    visit: ReturnVisit,
+    actor: Any,
+    reached: bool,
+    channel: VisitChannel | str = VisitChannel.PHONE,
+    satisfaction: Satisfaction | str = "",
+    comment: str = "",
+    reopen: bool = False,
+) -> ReturnVisit:
+    """Record the outcome of a return visit (回访).
+
+    Preconditions: a liaison or supervisor (reopen role) with the case in
+    scope; the visit is still scheduled; a satisfaction when the reporter
+    was reached; `reopen` only with an unsatisfied reporter.
+    Side effects: `return_visited` event; with `reopen`, the case is
+    reopened (case_reopen) in the same transaction.
+    """
+    case = _lock(visit.case, actor, "reopen")
+    visit = ReturnVisit.objects.select_for_update().get(pk=visit.pk)
+    if visit.status != VisitStatus.SCHEDULED:
+        raise TransitionNotAllowed(
+            _("This return visit has already been recorded."), code="visit.already_recorded"
+        )
+    comment = _clean_text(comment, field=_("comment"), required=False)
+    try:
+        channel = VisitChannel(channel)
+    except ValueError:
+        raise InvalidInput(_("Choose how the reporter was contacted."), code="invalid.channel") from None
+    if reached:
+        try:
+            satisfaction = Satisfaction(satisfaction)
+        except ValueError:
+            raise InvalidInput(
+                _("Choose how satisfied the reporter is."), code="invalid.satisfaction"
+            ) from None
+    else:
+        satisfaction = ""
+    if reopen and satisfaction != Satisfaction.UNSATISFIED:
+        raise InvalidInput(_("Only an unsatisfied reporter's case is reopened."), code="invalid.reopen")
+    visit.status = VisitStatus.DONE if reached else VisitStatus.UNREACHABLE
+    visit.channel = channel
+    visit.satisfaction = satisfaction
+    visit.comment = comment
+    visit.visited_at = clock.now()
+    visit.visited_by = actor
+    visit.reopened = reopen
+    visit.save(
+        update_fields=["status", "channel", "satisfaction", "comment", "visited_at", "visited_by", "reopened"]
+    )
+    events.return_visited(case, visit=visit, actor=actor)
+    if reopen:
+        case_reopen(
+            case=case, actor=actor, reason=comment or _("The reporter was not satisfied on the return visit.")
+        )
+    return visit

@@ -22,6 +22,17 @@ GEOGRAPHY_VIEW = [
     "liaisons.view_liaisonassignment",
 ]
 
+FIELD_WORK_VIEW = [
+    "liaisons.view_patrolplan",
+    "liaisons.view_scheduledpatrol",
+    "liaisons.view_patrollog",
+    "liaisons.view_meeting",
+    "inspections.view_responsibilityunit",
+    "inspections.view_inspection",
+    "inspections.view_rectificationnotice",
+    "cases.view_returnvisit",
+]
+
 
 class Role(TextChoices):
     OPERATOR = "operator", _("Operator")
@@ -49,16 +60,30 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.LIAISON: [
         *GEOGRAPHY_VIEW,
+        *FIELD_WORK_VIEW,
+        "liaisons.add_patrollog",
+        "liaisons.add_meeting",
+        "inspections.add_inspection",
+        "inspections.add_responsibilityunit",
+        "inspections.change_responsibilityunit",
         "cases.view_case",
         "cases.add_case",
         "cases.handle_case",
         "cases.reopen_case",
         "cases.view_reporter_contact",
     ],
-    Role.COMMUNITY_STAFF: [*GEOGRAPHY_VIEW, "cases.view_case", "cases.add_case"],
+    Role.COMMUNITY_STAFF: [
+        *GEOGRAPHY_VIEW,
+        "liaisons.view_meeting",
+        "liaisons.add_meeting",
+        "cases.view_case",
+        "cases.add_case",
+    ],
     Role.HANDLING_UNIT: [*GEOGRAPHY_VIEW, "cases.view_case", "cases.handle_case"],
     Role.SUPERVISOR: [
         *GEOGRAPHY_VIEW,
+        *FIELD_WORK_VIEW,
+        "liaisons.add_meeting",
         "cases.view_case",
         # Conduct complaints reach supervisors only, so they register and
         # dispatch those themselves.
@@ -72,6 +97,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.ADMIN: [
         *GEOGRAPHY_VIEW,
+        *FIELD_WORK_VIEW,
+        "liaisons.add_patrolplan",
+        "liaisons.change_patrolplan",
+        "inspections.view_checklistitem",
+        "inspections.add_checklistitem",
+        "inspections.change_checklistitem",
         "cases.view_case",
         "cases.view_reporter_contact",
         "communities.oversee_city",
@@ -120,8 +151,14 @@ def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     # permission exists.
     from django.apps import apps
 
+    from django.contrib.auth.management import create_permissions
+
     with_models = [c for c in apps.get_app_configs() if c.models_module is not None]
     if sender is with_models[-1]:
+        # This receiver may run before auth's own for the last app; make sure
+        # every permission exists first (create_permissions is idempotent).
+        for config in with_models:
+            create_permissions(config, verbosity=0, using=kwargs.get("using", "default"))
         sync_roles()
 
 

@@ -74,6 +74,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "cases.context_processors.desk",
             ],
         },
     },
@@ -193,6 +194,8 @@ PUBLIC_REPORT_RATE_PER_PHONE = env("PUBLIC_REPORT_RATE_PER_PHONE", default="10/d
 PUBLIC_REPORT_CAPTCHA_AFTER = env.int("PUBLIC_REPORT_CAPTCHA_AFTER", default=3)
 CAPTCHA_IMAGE_SIZE = (120, 40)
 CAPTCHA_LENGTH = 4
+# Working days after closure by which the liaison calls the reporter back (回访).
+RETURN_VISIT_DAYS = env.int("RETURN_VISIT_DAYS", default=3)
 # SMS gateway class (chengguan.messaging); the console backend only logs.
 SMS_BACKEND = env("SMS_BACKEND", default="chengguan.messaging.ConsoleSMSBackend")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -9,13 +9,16 @@ class LiaisonsConfig(AppConfig):
 
     def ready(self) -> None:
         from chengguan.permissions import area_rule, register_rule
-        from liaisons.models import LiaisonAssignment
+        from liaisons.models import LiaisonAssignment, Meeting, PatrolLog, PatrolPlan, ScheduledPatrol
 
-        register_rule(
-            LiaisonAssignment,
-            area_rule(
-                app_model="liaisons.liaisonassignment",
-                district_path="community__street__district_id",
-                community_path="community_id",
-            ),
-        )
+        # Everything a liaison does belongs to one community: visible to
+        # whoever works in it or oversees its district.
+        for model in (LiaisonAssignment, PatrolPlan, ScheduledPatrol, PatrolLog, Meeting):
+            register_rule(
+                model,
+                area_rule(
+                    app_model=model._meta.label_lower,
+                    district_path="community__street__district_id",
+                    community_path="community_id",
+                ),
+            )

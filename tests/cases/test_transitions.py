@@ -52,6 +52,9 @@ CALLS: dict[CaseAction, Call] = {
     CaseAction.CLOSE: lambda *, case, actor, master, unit, **kw: services.case_verify(
         case=case, actor=actor, passed=True, **kw
     ),
+    CaseAction.CLOSE_ON_SPOT: lambda *, case, actor, master, unit, **kw: services.case_close_on_spot(
+        case=case, actor=actor, result="已当场劝离摊贩", **kw
+    ),
     CaseAction.REWORK: lambda *, case, actor, master, unit, **kw: services.case_verify(
         case=case, actor=actor, passed=False, note="现场仍有杂物", **kw
     ),
