@@ -41,3 +41,17 @@ def escalate_overdue_cases() -> int:
     count = services.escalate_overdue()
     logger.info("escalate_overdue_cases: escalated %d case(s)", count)
     return count
+
+
+@shared_task(acks_late=True)
+def schedule_return_visits() -> int:
+    from cases import jobs
+
+    return jobs.schedule_return_visits()
+
+
+@shared_task(acks_late=True)
+def remind_return_visits() -> int:
+    from cases import jobs
+
+    return jobs.remind_return_visits()

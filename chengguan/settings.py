@@ -8,6 +8,7 @@ filesystem transport. Set DATABASE_URL and REDIS_URL for PostgreSQL and Redis.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CHENGGUAN_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -138,10 +139,27 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Synced into django-celery-beat's tables at beat start-up; edit times in the admin.
 CELERY_BEAT_SCHEDULE = {
-    "escalate-overdue-cases": {
-        "task": "cases.tasks.escalate_overdue_cases",
-        "schedule": 300.0,
+    "escalate-overdue-cases": {"task": "cases.tasks.escalate_overdue_cases", "schedule": 300.0},
+    "schedule-return-visits": {"task": "cases.tasks.schedule_return_visits", "schedule": 3600.0},
+    "remind-return-visits": {
+        "task": "cases.tasks.remind_return_visits",
+        "schedule": crontab(minute=0, hour=8),
+    },
+    "schedule-patrols": {"task": "liaisons.tasks.schedule_patrols", "schedule": crontab(minute=30, hour=0)},
+    "remind-patrols": {"task": "liaisons.tasks.remind_patrols", "schedule": crontab(minute=0, hour="7,17")},
+    "flag-missed-patrols": {
+        "task": "liaisons.tasks.flag_missed_patrols",
+        "schedule": crontab(minute=15, hour=0),
+    },
+    "remind-reinspections": {
+        "task": "inspections.tasks.remind_reinspections",
+        "schedule": crontab(minute=0, hour="8,14"),
+    },
+    "remind-expiring-agreements": {
+        "task": "inspections.tasks.remind_expiring_agreements",
+        "schedule": crontab(minute=0, hour=9),
     },
 }
 

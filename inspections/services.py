@@ -13,7 +13,7 @@ from cases.models import Case
 from chengguan import clock
 from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput, TransitionNotAllowed
-from chengguan.permissions import can
+from chengguan.permissions import scope_for
 from chengguan.worktime import get_calendar
 from inspections.choices import NoticeStatus
 from inspections.models import (
@@ -33,7 +33,11 @@ class ItemOutcome:
 
 
 def _require_inspector(actor: Any, unit: ResponsibilityUnit) -> None:
-    if not actor.has_perm("inspections.add_inspection") or not can(actor, "view", unit):
+    """Inspections are field work: the liaisons working in the unit's community do them."""
+    scope = scope_for(actor)
+    if not actor.has_perm("inspections.add_inspection") or not (
+        scope.city_wide or unit.community_id in scope.community_ids
+    ):
         raise ActionNotPermitted()
 
 

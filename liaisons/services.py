@@ -161,6 +161,11 @@ def patrol_plan_schedule(*, plan: PatrolPlan, start: date, days: int = 14) -> in
     """Create the scheduled patrols of the next `days` days; idempotent."""
     if not plan.is_active:
         return 0
+    existing = set(
+        ScheduledPatrol.objects.filter(plan=plan, window_start__gte=start - timedelta(days=31)).values_list(
+            "window_start", "slot"
+        )
+    )
     rows = [
         ScheduledPatrol(
             plan=plan,
@@ -173,9 +178,11 @@ def patrol_plan_schedule(*, plan: PatrolPlan, start: date, days: int = 14) -> in
         for window_start, window_end, due_date, slot in patrol_slots(
             plan, start, start + timedelta(days=days)
         )
+        if (window_start, slot) not in existing
     ]
-    created = ScheduledPatrol.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(created)
+    # ignore_conflicts covers a concurrent run that inserted in between.
+    ScheduledPatrol.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 @dataclass(frozen=True)
