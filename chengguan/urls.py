@@ -18,6 +18,8 @@ urlpatterns = [
     path("desk/intake/", include("cases.urls_intake")),
     path("desk/", include("cases.urls_desk")),
     path("communities/", include("communities.urls")),
+    path("field/", include("liaisons.urls")),
+    path("shops/", include("inspections.urls")),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]
