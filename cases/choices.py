@@ -69,6 +69,7 @@ class CaseAction(models.TextChoices):
     CO_REPORTER_ADDED = "co_reporter_added", _("Another resident reported it too")
     RATED = "rated", _("Rated by the reporter")
     RETURN_VISITED = "return_visited", _("Return visit recorded")
+    MARKED_FALSE = "marked_false", _("Marked as a false or malicious report")
     ATTACHMENT_ADDED = "attachment_added", _("Photo added")
     NOTE = "note", _("Note")
 

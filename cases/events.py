@@ -160,6 +160,10 @@ def return_visited(case: Case, *, visit: ReturnVisit, actor: Any) -> CaseEvent:
     )
 
 
+def marked_false(case: Case, *, actor: Any) -> CaseEvent:
+    return _create(case, CaseAction.MARKED_FALSE, actor=actor, note=case.false_report_reason)
+
+
 def rated(case: Case, *, feedback: CaseFeedback, actor: Any) -> CaseEvent:
     return _create(
         case,

@@ -257,6 +257,23 @@ class Case(models.Model):
         _("reason for rejection"), max_length=16, choices=RejectReason.choices, blank=True
     )
     result = models.TextField(_("handling result"), blank=True)
+    # Working hours from dispatch to the accepted result (平均处置时长), set
+    # when the result is submitted.
+    handling_hours = models.DecimalField(
+        _("working hours to handle"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    # 不实/恶意投诉: left out of the handler's assessment, counted on its own.
+    false_report = models.BooleanField(_("false or malicious report"), default=False)
+    false_report_reason = models.TextField(_("why it is false or malicious"), blank=True)
+    false_report_at = models.DateTimeField(_("marked false at"), null=True, blank=True)
+    false_report_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("marked false by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     closed_on_spot = models.BooleanField(
         _("fixed on the spot"),
         default=False,
@@ -316,6 +333,10 @@ class Case(models.Model):
             models.Index(fields=["handling_unit", "status"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["category", "reported_at"]),
+            # Indicator periods select on these moments (cases.indicators).
+            models.Index(fields=["registered_at"]),
+            models.Index(fields=["closed_at"]),
+            models.Index(fields=["due_at"]),
         ]
 
     def __str__(self) -> str:

@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from guardian.shortcuts import get_users_with_perms
 
-from cases.choices import OPEN_STATUSES, CaseStatus, Satisfaction
+from cases.choices import OPEN_STATUSES, CaseStatus
 from cases.models import Case, CaseEvent, Category
 from chengguan import clock
 from communities.models import Community, District, HandlingUnit
@@ -136,32 +136,17 @@ def case_for_tracking(code: str, phone: str | None = None) -> Case | None:
 
 
 def community_public_stats(community: Community, *, days: int = 30) -> dict[str, Any]:
-    """Counts and rates shown on the public community page, in one query.
+    """The public community page's figures for the last `days` days.
 
-    on-time rate: cases closed in the period whose result came in on or
-    before the handling deadline, over cases closed in the period.
-    satisfaction: (satisfied + basically satisfied) over rated, for cases
-    rated in the period.
+    The rates are the DESIGN §6 indicators (cases.indicators), so the public
+    page and the dashboards agree; conduct complaints are left out.
     """
-    since = clock.now() - timedelta(days=days)
-    closed_in_period = Q(status=CaseStatus.CLOSED, closed_at__gte=since)
-    figures = Case.objects.filter(community=community, subject_officer__isnull=True).aggregate(
-        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
-        reported=Count("pk", filter=Q(reported_at__gte=since)),
-        closed=Count("pk", filter=closed_in_period),
-        closed_on_time=Count(
-            "pk", filter=closed_in_period & Q(due_at__isnull=False, resolved_at__lte=F("due_at"))
-        ),
-        rated=Count("feedback", filter=Q(feedback__created_at__gte=since)),
-        satisfied=Count(
-            "feedback",
-            filter=Q(
-                feedback__created_at__gte=since,
-                feedback__satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY],
-            ),
-        ),
-    )
-    figures["on_time_rate"] = figures["closed_on_time"] / figures["closed"] if figures["closed"] else None
-    figures["satisfaction_rate"] = figures["satisfied"] / figures["rated"] if figures["rated"] else None
+    from cases.indicators import Period, indicators
+
+    now = clock.now()
+    cases = Case.objects.filter(community=community, subject_officer__isnull=True)
+    figures = indicators(cases, Period(now - timedelta(days=days), now), now=now)
+    figures["open"] = cases.filter(status__in=OPEN_STATUSES).count()
+    figures["rated"] = figures["visited"]
     figures["days"] = days
     return figures

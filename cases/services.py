@@ -567,6 +567,7 @@ def case_submit_result(
         # Fail before storing any photo.
         _transition(case, CaseAction.SUBMIT_RESULT, actor=actor, now=now)
     stored = _store_photos(case, photos, kind=AttachmentKind.AFTER, actor=actor, now=now)
+    handled = get_calendar().hours_between(case.dispatched_at, now) if case.dispatched_at else 0
     event = _transition(
         case,
         CaseAction.SUBMIT_RESULT,
@@ -574,7 +575,7 @@ def case_submit_result(
         now=now,
         note=result,
         data={"attachments": [a.pk for a in stored]},
-        fields={"result": result, "resolved_at": now},
+        fields={"result": result, "resolved_at": now, "handling_hours": Decimal(f"{handled:.2f}")},
     )
     CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
     return case
@@ -744,6 +745,7 @@ def case_close_on_spot(
             "signed_at": now,
             "resolved_at": now,
             "closed_at": now,
+            "handling_hours": Decimal("0"),
         },
     )
     CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
@@ -999,6 +1001,32 @@ def case_rate(
         },
     )
     return feedback
+
+
+@transaction.atomic
+def case_mark_false(*, case: Case, actor: Any, reason: str) -> Case:
+    """Mark a closed or rejected case as a false or malicious report (不实/恶意投诉).
+
+    Preconditions: supervisor role in scope; the case is closed or rejected
+    and not yet marked; a reason.
+    Side effects: the case leaves its unit's and liaison's assessment
+    figures and is counted on its own (cases.indicators); `marked_false`
+    event; audited through the event.
+    """
+    case = _lock(case, actor, "supervise")
+    if case.status not in (CaseStatus.CLOSED, CaseStatus.REJECTED):
+        raise TransitionNotAllowed(
+            _("Only closed or rejected cases can be marked false."), code="case.mark_false_not_allowed"
+        )
+    if case.false_report:
+        raise InvalidInput(_("This case is already marked false."), code="invalid.already_false")
+    case.false_report_reason = _clean_text(reason, field=_("reason"), required=True)
+    case.false_report = True
+    case.false_report_at = clock.now()
+    case.false_report_by = actor
+    _touch(case, "false_report", "false_report_reason", "false_report_at", "false_report_by")
+    events.marked_false(case, actor=actor)
+    return case
 
 
 # --- return visits (回访) ---------------------------------------------------------

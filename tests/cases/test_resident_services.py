@@ -97,8 +97,8 @@ def test_tracking_by_code_and_by_phone(make_case):
 def test_community_public_stats(make_case, community):
     on_time = make_case(CaseStatus.CLOSED)
     late = make_case(CaseStatus.CLOSED)
-    late.resolved_at = late.due_at + timedelta(hours=1)
-    late.save(update_fields=["resolved_at"])
+    late.due_at = late.closed_at - timedelta(hours=1)
+    late.save(update_fields=["due_at"])
     make_case(CaseStatus.DISPATCHED)
     services.case_rate(case=on_time, satisfaction=Satisfaction.SATISFIED)
     services.case_rate(case=late, satisfaction=Satisfaction.UNSATISFIED)
