@@ -81,3 +81,28 @@ def test_dispatch_notification_reaches_the_handler_of_that_moment(
     notify_case_event(first.pk)
     # Then it went to the unit the case was dispatched to at that moment
     assert Notification.objects.filter(recipient=unit_member, key=f"case-event:{first.pk}").exists()
+
+
+def test_a_supervisor_marks_a_closed_case_false_once(make_case, supervisor):
+    from cases.choices import CaseAction
+    from chengguan.errors import InvalidInput
+
+    case = make_case(CaseStatus.CLOSED)
+    services.case_mark_false(case=case, actor=supervisor, reason="举报人多次恶意重复投诉")
+    case.refresh_from_db()
+    assert case.false_report and case.false_report_by == supervisor
+    assert CaseEvent.objects.filter(case=case, action=CaseAction.MARKED_FALSE, is_public=False).count() == 1
+    with pytest.raises(InvalidInput):
+        services.case_mark_false(case=case, actor=supervisor, reason="再次标记")
+
+
+def test_open_cases_cannot_be_marked_false(make_case, supervisor):
+    case = make_case(CaseStatus.IN_PROGRESS)
+    with pytest.raises(TransitionNotAllowed):
+        services.case_mark_false(case=case, actor=supervisor, reason="不实")
+
+
+def test_only_supervisors_mark_cases_false(make_case, unit_member):
+    case = make_case(CaseStatus.CLOSED)
+    with pytest.raises(ActionNotPermitted):
+        services.case_mark_false(case=case, actor=unit_member, reason="不实")
