@@ -374,7 +374,21 @@ def case_register(
             fields["grid_cell"] = None
     if category is None and case.category_id is None and CaseStatus(case.status) == CaseStatus.REPORTED:
         raise InvalidInput(_("Choose a category before registering the case."), code="invalid.category")
-    _transition(case, CaseAction.REGISTER, actor=actor, now=fields["registered_at"], note=note, fields=fields)
+    # The operator's corrections stay in the history: old → new.
+    corrections = {}
+    for name in ("category", "urgency", "community"):
+        old, new = getattr(case, name), fields.get(name)
+        if name in fields and old != new:
+            corrections[name] = [str(old or ""), str(new or "")]
+    _transition(
+        case,
+        CaseAction.REGISTER,
+        actor=actor,
+        now=fields["registered_at"],
+        note=note,
+        data={"corrections": corrections} if corrections else None,
+        fields=fields,
+    )
     return case
 
 

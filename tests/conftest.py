@@ -17,13 +17,44 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
             item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
 
 
+DATA_MIGRATIONS = [
+    ("cases.migrations.0003_seed_categories", "seed"),
+    ("cases.migrations.0006_category_form_rules", "apply"),
+    ("inspections.migrations.0002_seed_checklist", "seed"),
+]
+
+
 def seed_categories() -> None:
-    """(Re)write the categories and time limits the data migration seeds; idempotent."""
+    """(Re)write the reference data the data migrations seed; idempotent."""
     import importlib
 
     from django.apps import apps
 
-    importlib.import_module("cases.migrations.0003_seed_categories").seed(apps, None)
+    for module, function in DATA_MIGRATIONS:
+        getattr(importlib.import_module(module), function)(apps, None)
+
+
+def restore_reference_data() -> None:
+    """Permissions, role groups and seeded reference data, as migrate leaves them."""
+    from django.core.management.sql import emit_post_migrate_signal
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
+    seed_categories()
+
+
+@pytest.fixture(autouse=True)
+def _reference_data_after_flush(request, django_db_blocker):  # type: ignore[no-untyped-def]
+    """A transactional test (live server, threads) ends by emptying every table;
+    put the migrations' reference data back for the tests that follow."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction"))
+    ):
+        with django_db_blocker.unblock():
+            restore_reference_data()
 
 
 @pytest.fixture(scope="session")
@@ -35,14 +66,11 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
     groups and the seeded categories. The next run that reuses the database
     would find none of them.
     """
-    from django.core.management.sql import emit_post_migrate_signal
-
     from cases.models import Category
 
     with django_db_blocker.unblock():
         if not Category.objects.exists():
-            emit_post_migrate_signal(verbosity=0, interactive=False, db=connection.alias)
-            seed_categories()
+            restore_reference_data()
     yield
 
 

@@ -106,3 +106,15 @@ def test_only_supervisors_mark_cases_false(make_case, unit_member):
     case = make_case(CaseStatus.CLOSED)
     with pytest.raises(ActionNotPermitted):
         services.case_mark_false(case=case, actor=unit_member, reason="不实")
+
+
+def test_registration_records_the_operators_corrections(make_case, superuser):
+    from cases.choices import CaseAction
+    from tests.factories import leaf_category
+
+    case = make_case(category=None)
+    services.case_register(case=case, actor=superuser, category=leaf_category("0401"), urgency="urgent")
+    event = CaseEvent.objects.get(case=case, action=CaseAction.REGISTER)
+    assert event.data["corrections"]["category"][1].endswith("餐饮油烟")
+    assert event.data["corrections"]["urgency"] == ["normal", "urgent"]
+    assert "community" not in event.data["corrections"]
