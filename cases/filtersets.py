@@ -103,3 +103,165 @@ class CaseFilterSet(django_filters.FilterSet):
             return queryset
         overdue = Q(status__in=OPEN_STATUSES, deadline__lt=clock.now())
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+
+class IntakeFilterSet(CaseFilterSet):
+    """The operator's inbox of reports waiting to be accepted (status `reported`).
+
+    Status is fixed by the inbox, so it is not offered; the search also finds
+    a report by the caller's phone number or its address, which is how
+    callers ring back about what they reported.
+    """
+
+    status = None  # type: ignore[assignment]
+    community = django_filters.ModelChoiceFilter(
+        label=_("Community"),
+        queryset=lambda request: communities(request).defer("boundary"),
+        empty_label=_("Any"),
+    )
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="filter_q",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("Case number, caller phone, address or description")}
+        ),
+    )
+
+    class Meta(CaseFilterSet.Meta):
+        fields = ["q", "source", "category", "community", "urgency", "reported_at", "overdue"]
+
+    def filter_q(self, queryset: QuerySet[Case], name: str, value: str) -> QuerySet[Case]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(number__icontains=value)
+            | Q(tracking_code__icontains=value)
+            | Q(reporter_phone__icontains=value)
+            | Q(address__icontains=value)
+            | Q(title__icontains=value)
+            | Q(description__icontains=value)
+        )
+
+
+# --- casework desk worklists (cases.worklists) --------------------------------
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """A whitelisted `ordering` parameter.
+
+    Empty values sort last in both directions (on SQLite and PostgreSQL
+    alike) and the primary key breaks ties, so consecutive pages never
+    overlap.
+    """
+
+    def filter(self, qs: QuerySet[Case], value: list[str] | None) -> QuerySet[Case]:
+        from django.db.models import F
+
+        params = [param for param in value or [] if param]
+        if not params:
+            return qs
+        ordering = []
+        for param in params:
+            name = self.get_ordering_value(param)
+            field = F(name.lstrip("-"))
+            ordering.append(
+                field.desc(nulls_last=True) if name.startswith("-") else field.asc(nulls_last=True)
+            )
+        return qs.order_by(*ordering, "-pk" if params[0].startswith("-") else "pk")
+
+
+WORKLIST_ORDERING_FIELDS = (
+    ("deadline", "deadline"),
+    ("reported_at", "reported"),
+    ("number", "number"),
+    ("updated_at", "updated"),
+)
+
+
+class ReturnedWidget(BooleanWidget):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.choices = [("", _("Any")), ("true", _("Returned")), ("false", _("Not returned"))]
+
+
+class ReworkedWidget(BooleanWidget):
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.choices = [("", _("Any")), ("true", _("Reworked")), ("false", _("Not reworked"))]
+
+
+class WorklistFilterSet(CaseFilterSet):
+    """The case filters plus a whitelisted sort order, for the desk's worklists."""
+
+    # Set by the table's column headers (cases.templatetags.desk.sortable_th)
+    # or, on phones where the table is cards, by this field among the filters.
+    ordering = StableOrderingFilter(
+        label=_("Sort by"),
+        fields=WORKLIST_ORDERING_FIELDS,
+        field_labels={
+            "deadline": _("Deadline"),
+            "reported_at": _("Reported on"),
+            "number": _("Case number"),
+            "updated_at": _("Last change"),
+        },
+        empty_label=_("Default"),
+    )
+
+    class Meta(CaseFilterSet.Meta):
+        fields = [*CaseFilterSet.Meta.fields, "ordering"]
+
+
+class SingleStatusWorklistFilterSet(WorklistFilterSet):
+    """For a worklist of one status, where filtering by status means nothing."""
+
+    status = None  # type: ignore[assignment]
+    community = django_filters.ModelChoiceFilter(
+        label=_("Community"),
+        queryset=lambda request: communities(request).defer("boundary"),
+        empty_label=_("Any"),
+    )
+
+    class Meta(WorklistFilterSet.Meta):
+        fields = [name for name in WorklistFilterSet.Meta.fields if name != "status"]
+
+
+class DispatchQueueFilterSet(SingleStatusWorklistFilterSet):
+    """Registered cases waiting for dispatch; `returned` narrows to the ones handed back.
+
+    The queryset must carry the `last_action` annotation (cases.worklists).
+    """
+
+    returned = django_filters.BooleanFilter(
+        label=_("Returned by the handler"), method="filter_returned", widget=ReturnedWidget
+    )
+
+    class Meta(SingleStatusWorklistFilterSet.Meta):
+        fields = [*SingleStatusWorklistFilterSet.Meta.fields, "returned"]
+
+    def filter_returned(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
+        if value is None:
+            return queryset
+        returned = Q(last_action="return")
+        return queryset.filter(returned) if value else queryset.exclude(returned)
+
+
+class HandlerQueueFilterSet(WorklistFilterSet):
+    """The handler's cases: the status filter offers only the handling statuses."""
+
+    status = django_filters.MultipleChoiceFilter(
+        label=_("Status"),
+        choices=[(s.value, s.label) for s in (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS)],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    reworked = django_filters.BooleanFilter(
+        label=_("Sent back for rework"), method="filter_reworked", widget=ReworkedWidget
+    )
+
+    class Meta(WorklistFilterSet.Meta):
+        fields = [*WorklistFilterSet.Meta.fields, "reworked"]
+
+    def filter_reworked(self, queryset: QuerySet[Case], name: str, value: bool | None) -> QuerySet[Case]:
+        if value is None:
+            return queryset
+        return queryset.filter(rework_count__gt=0) if value else queryset.filter(rework_count=0)

@@ -1,5 +1,17 @@
-from django.urls import path  # noqa: F401
+"""The operator's intake desk (受理台), mounted at /desk/intake/."""
+
+from django.urls import path
+
+from cases.views import intake
 
 app_name = "intake"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", intake.desk, name="desk"),
+    path("check/", intake.check, name="check"),
+    path("inbox/", intake.inbox, name="inbox"),
+    path("<str:number>/duplicates/", intake.duplicates, name="duplicates"),
+    path("<str:number>/register/", intake.register, name="register"),
+    path("<str:number>/reject/", intake.reject, name="reject"),
+    path("<str:number>/merge/", intake.merge, name="merge"),
+]
