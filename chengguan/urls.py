@@ -20,6 +20,9 @@ urlpatterns = [
     path("communities/", include("communities.urls")),
     path("field/", include("liaisons.urls")),
     path("shops/", include("inspections.urls")),
+    path("dashboard/", include("cases.urls_dashboard")),
+    path("api/", include("chengguan.api_urls")),
+    path("open311/v2/", include("cases.open311.urls")),
     path("captcha/", include("captcha.urls")),
     path("admin/", admin.site.urls),
 ]
