@@ -52,7 +52,10 @@ def categories(request: Any) -> QuerySet[Category]:
 
 def communities(request: Any) -> QuerySet[Community]:
     user = getattr(request, "user", None)
-    return restrict(Community.objects.filter(is_active=True), user).order_by("code")
+    # Only what the select shows: the boundaries are large.
+    return (
+        restrict(Community.objects.filter(is_active=True), user).only("pk", "code", "name").order_by("code")
+    )
 
 
 class CaseFilterSet(django_filters.FilterSet):

@@ -602,6 +602,7 @@ def case_request_extension(
     actor: Any,
     requested_due_at: datetime,
     reason: str,
+    expected_version: int | None = None,
 ) -> ExtensionRequest:
     """Ask a supervisor for a later handling deadline (延期申请).
 
@@ -609,7 +610,7 @@ def case_request_extension(
     no other pending request; a date later than the current deadline; a reason.
     Side effects: a pending ExtensionRequest; `extension_requested` event.
     """
-    case = _lock(case, actor, "handle")
+    case = _lock(case, actor, "handle", expected_version)
     if case.status not in EXTENSION_STATUSES:
         raise TransitionNotAllowed(
             _("An extension can only be requested while the case is being handled."),
@@ -639,7 +640,12 @@ def case_request_extension(
 
 @transaction.atomic
 def case_decide_extension(
-    *, request: ExtensionRequest, actor: Any, approve: bool, note: str = ""
+    *,
+    request: ExtensionRequest,
+    actor: Any,
+    approve: bool,
+    note: str = "",
+    expected_version: int | None = None,
 ) -> ExtensionRequest:
     """Approve or refuse an extension request.
 
@@ -649,7 +655,7 @@ def case_decide_extension(
     as extended; `extension_approved`/`extension_refused` event; the
     requester is notified.
     """
-    case = _lock(request.case, actor, "supervise")
+    case = _lock(request.case, actor, "supervise", expected_version)
     request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
     if request.status != ExtensionStatus.PENDING:
         raise TransitionNotAllowed(
