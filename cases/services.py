@@ -834,7 +834,14 @@ def case_reopen(*, case: Case, actor: Any, reason: str, expected_version: int | 
 
 
 @transaction.atomic
-def case_escalate(*, case: Case, actor: Any = None, note: str = "", automatic: bool = False) -> Case | None:
+def case_escalate(
+    *,
+    case: Case,
+    actor: Any = None,
+    note: str = "",
+    automatic: bool = False,
+    expected_version: int | None = None,
+) -> Case | None:
     """Flag a case for supervision (督办) and notify up the chain.
 
     Preconditions: by hand, supervisor role in scope and a note; status
@@ -855,7 +862,7 @@ def case_escalate(*, case: Case, actor: Any = None, note: str = "", automatic: b
             return None
         note = note or _("Deadline passed without action.")
     else:
-        case = _lock(case, actor, "supervise")
+        case = _lock(case, actor, "supervise", expected_version)
         note = _clean_text(note, field=_("note"), required=True)
         now = clock.now()
         if case.status not in ESCALATABLE_STATUSES:
