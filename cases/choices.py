@@ -107,6 +107,19 @@ ESCALATABLE_STATUSES = OPEN_STATUSES - {S.PARKED}
 del S, A
 
 
+# Notes written for the reporter; other notes are staff instructions and stay
+# internal even when the event itself shows on the tracking page.
+PUBLIC_NOTE_ACTIONS = frozenset(
+    {
+        CaseAction.REJECT,
+        CaseAction.SUBMIT_RESULT,
+        CaseAction.CLOSE,
+        CaseAction.CLOSE_ON_SPOT,
+        CaseAction.RATED,
+    }
+)
+
+
 class RejectReason(models.TextChoices):
     INVALID = "invalid", _("Not a city-management matter")
     INSUFFICIENT = "insufficient", _("Not enough information")

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -383,6 +383,13 @@ class CaseEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} · {self.created_at:%Y-%m-%d %H:%M}"
 
+    @property
+    def public_note(self) -> str:
+        """The note as the reporter may read it: empty for staff-only notes."""
+        from cases.choices import PUBLIC_NOTE_ACTIONS
+
+        return self.note if self.is_public and self.action in PUBLIC_NOTE_ACTIONS else ""
+
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.pk is not None:
             raise RuntimeError("Case events are append-only.")
@@ -583,3 +590,131 @@ class ExtensionRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case} → {self.requested_due_at:%Y-%m-%d}"
+
+
+# --- monthly assessment (月度考核) ---------------------------------------------
+
+
+class AssessmentWeights(models.Model):
+    """The weights of the composite score (综合指标值) of the monthly assessment.
+
+    One row (saving always writes row 1); without it the defaults apply. The
+    weights add up to 100; rework counts in reverse (1 − rework rate), and
+    patrol completion and the community's rating only exist for liaisons,
+    so a unit's score is scaled to the weights that apply to it
+    (cases.indicators.composite_score).
+    """
+
+    on_time_rate = models.PositiveSmallIntegerField(_("on-time closure rate"), default=60)
+    closure_rate = models.PositiveSmallIntegerField(_("closure rate"), default=20)
+    rework_rate = models.PositiveSmallIntegerField(_("rework rate (counts in reverse)"), default=10)
+    satisfaction_rate = models.PositiveSmallIntegerField(_("satisfaction rate"), default=10)
+    patrol_rate = models.PositiveSmallIntegerField(
+        _("patrol completion rate"), default=0, help_text=_("Liaisons only.")
+    )
+    community_rating = models.PositiveSmallIntegerField(
+        _("rating by the community"),
+        default=0,
+        help_text=_("Liaisons only: the average of 1–5, as a share of 5."),
+    )
+    updated_at = models.DateTimeField(_("last change"), default=clock.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    KEYS = (
+        "on_time_rate",
+        "closure_rate",
+        "rework_rate",
+        "satisfaction_rate",
+        "patrol_rate",
+        "community_rating",
+    )
+    SINGLETON_PK = 1
+
+    class Meta:
+        verbose_name = _("assessment weights")
+        verbose_name_plural = _("assessment weights")
+
+    def __str__(self) -> str:
+        return " · ".join(
+            f"{self._meta.get_field(key).verbose_name} {getattr(self, key)}" for key in self.KEYS
+        )
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        total = sum(getattr(self, key) or 0 for key in self.KEYS)
+        if total != 100:
+            raise ValidationError(_("The weights must add up to 100 (now %(total)s).") % {"total": total})
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def current(cls) -> AssessmentWeights:
+        """The saved weights, or the defaults (60/20/10/10) when none were saved."""
+        return cls.objects.filter(pk=cls.SINGLETON_PK).first() or cls()
+
+    def as_dict(self) -> dict[str, int]:
+        return {key: getattr(self, key) for key in self.KEYS}
+
+
+class TwoWayRating(models.Model):
+    """Two-way assessment input (双向考评) for one month and community.
+
+    The community's staff rate their liaison, and the liaison rates the
+    community's cooperation; each once a month (cases.assessment).
+    """
+
+    class Direction(models.TextChoices):
+        OF_LIAISON = "of_liaison", _("Community rates its liaison")
+        OF_COMMUNITY = "of_community", _("Liaison rates the community's cooperation")
+
+    month = models.DateField(_("month"), help_text=_("The first day of the month rated."))
+    community = models.ForeignKey(
+        "communities.Community", verbose_name=_("community"), on_delete=models.PROTECT, related_name="+"
+    )
+    direction = models.CharField(_("direction"), max_length=16, choices=Direction.choices)
+    liaison = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("liaison"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("The liaison rated, or the liaison who rates the community."),
+    )
+    score = models.PositiveSmallIntegerField(
+        _("score"), validators=[MinValueValidator(1), MaxValueValidator(5)]
+    )
+    comment = models.TextField(_("comment"), blank=True, max_length=500)
+    rater = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("rated by"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("rated at"), default=clock.now)
+
+    class Meta:
+        ordering = ["-month", "community", "direction"]
+        verbose_name = _("two-way rating")
+        verbose_name_plural = _("two-way ratings")
+        permissions = [
+            ("rate_liaison", _("Rate the liaison of one's community")),
+            ("rate_community", _("Rate the cooperation of the community one serves")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["month", "community", "direction"], name="one_two_way_rating_per_month"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(score__gte=1, score__lte=5), name="two_way_score_1_to_5"
+            ),
+        ]
+        indexes = [models.Index(fields=["month", "direction"])]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.community_id} {self.get_direction_display()} {self.score}"

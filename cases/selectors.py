@@ -129,7 +129,9 @@ def case_for_tracking(code: str, phone: str | None = None) -> Case | None:
     )
     if case is None or phone is None:
         return case
-    phone = phone.strip()
+    from cases.services import normalise_phone
+
+    phone = normalise_phone(phone)
     if phone and (case.reporter_phone == phone or case.co_reporters.filter(phone=phone).exists()):
         return case
     return None

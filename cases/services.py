@@ -68,7 +68,14 @@ from communities.models import Community, District, HandlingUnit
 from communities.selectors import locate_point
 
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-PHONE_RE = re.compile(r"^\+?[0-9][0-9\- ]{5,18}[0-9]$")
+PHONE_RE = re.compile(r"^\+?[0-9]{7,20}$")
+
+
+def normalise_phone(value: str | None) -> str:
+    """Digits (and a leading +) only, so the same number always matches."""
+    return re.sub(r"[\s\-()（）]", "", value or "")
+
+
 MAX_DESCRIPTION = 2000
 MAX_NOTE = 1000
 
@@ -265,7 +272,7 @@ def case_report(
     title = _clean_text(title, field=_("title"), required=False, max_length=100)
     address = _clean_text(address, field=_("address"), required=False, max_length=200)
     reporter_name = _clean_text(reporter_name, field=_("name"), required=False, max_length=64)
-    reporter_phone = (reporter_phone or "").strip()
+    reporter_phone = normalise_phone(reporter_phone)
     if reporter_phone and not PHONE_RE.match(reporter_phone):
         raise InvalidInput(
             _("Please enter a valid phone number."), code="invalid.phone", field="reporter_phone"
@@ -954,7 +961,7 @@ def case_add_co_reporter(
         if existing is not None:
             return existing
     name = _clean_text(name, field=_("name"), required=False, max_length=64)
-    phone = (phone or "").strip()
+    phone = normalise_phone(phone)
     if phone and not PHONE_RE.match(phone):
         raise InvalidInput(_("Please enter a valid phone number."), code="invalid.phone", field="phone")
     with transaction.atomic():

@@ -213,6 +213,11 @@ CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", default="CG")
 PUBLIC_REPORT_RATE_PER_IP = env("PUBLIC_REPORT_RATE_PER_IP", default="20/h")
 PUBLIC_REPORT_RATE_PER_PHONE = env("PUBLIC_REPORT_RATE_PER_PHONE", default="10/d")
 PUBLIC_REPORT_CAPTCHA_AFTER = env.int("PUBLIC_REPORT_CAPTCHA_AFTER", default=3)
+PUBLIC_TRACK_MISSES_PER_IP = env("PUBLIC_TRACK_MISSES_PER_IP", default="30/h")
+PUBLIC_NEARBY_RATE_PER_IP = env("PUBLIC_NEARBY_RATE_PER_IP", default="120/h")
+# Behind a reverse proxy, the header carrying the client address, e.g.
+# HTTP_X_REAL_IP (django-ratelimit); unset means REMOTE_ADDR.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
 CAPTCHA_IMAGE_SIZE = (120, 40)
 CAPTCHA_LENGTH = 4
 # Working days after closure by which the liaison calls the reporter back (回访).
@@ -236,7 +241,9 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "chengguan.api.PageNumberPagination",
+    # JSON only: people explore the API on the documentation page (/api/docs/).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "chengguan.api_pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -270,6 +277,10 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "cases.choices.CaseStatus",
         "CaseSourceEnum": "cases.choices.CaseSource",
         "UrgencyEnum": "cases.choices.Urgency",
+        "CategoryKindEnum": "cases.choices.CategoryKind",
+        "CommunityKindEnum": "communities.choices.CommunityKind",
+        "HandlingUnitKindEnum": "communities.choices.UnitKind",
+        "ShopKindEnum": "inspections.choices.UnitKind",
     },
 }
 # Open311 GeoReport v2. The jurisdiction this server answers for (empty: any

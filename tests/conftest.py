@@ -42,19 +42,24 @@ def restore_reference_data() -> None:
     seed_categories()
 
 
+DB_FIXTURES = {"db", "transactional_db", "live_server", "django_db_setup"}
+
+
 @pytest.fixture(autouse=True)
-def _reference_data_after_flush(request, django_db_blocker):  # type: ignore[no-untyped-def]
-    """A transactional test (live server, threads) ends by emptying every table;
-    put the migrations' reference data back for the tests that follow."""
-    yield
-    marker = request.node.get_closest_marker("django_db")
-    if (
-        "transactional_db" in request.fixturenames
-        or "live_server" in request.fixturenames
-        or (marker is not None and marker.kwargs.get("transaction"))
-    ):
+def _reference_data(request, django_db_blocker):  # type: ignore[no-untyped-def]
+    """A transactional test (live server, threads) ends by emptying every table,
+    reference data included; put it back before a test that uses the database.
+
+    Runs before the test's own transaction opens, so the restored rows stay.
+    """
+    if request.node.get_closest_marker("django_db") or DB_FIXTURES & set(request.fixturenames):
+        request.getfixturevalue("django_db_setup")
+        from cases.models import Category
+
         with django_db_blocker.unblock():
-            restore_reference_data()
+            if not Category.objects.exists():
+                restore_reference_data()
+    yield
 
 
 @pytest.fixture(scope="session")
