@@ -167,19 +167,34 @@ def in_ids(value: int | None, ids: frozenset[int]) -> bool:
     return value is not None and value in ids
 
 
-def area_rule(*, app_model: str, district_path: str | None, community_path: str | None) -> ScopeRule[Any]:
+def area_rule(
+    *,
+    app_model: str,
+    district_path: str | None,
+    community_path: str | None,
+    whole_district_for_community_workers: bool = True,
+) -> ScopeRule[Any]:
     """Scope rule for a geography level, from its paths to district and community ids.
 
     district_path/community_path name the field holding the containing
     district's/community's id ("pk" for the level itself).
+    whole_district_for_community_workers: people working in a community also
+    see the rest of its district (right for geography, which they pick from);
+    field work passes False, so a liaison sees only their own communities'
+    patrols and shops while district overseers still see the whole district.
     """
+
+    def districts(scope: Scope) -> frozenset[int]:
+        if whole_district_for_community_workers:
+            return scope.district_ids | scope.community_district_ids
+        return scope.district_ids
 
     def q(scope: Scope, user: Any, action: str) -> Q:
         if scope.city_wide:
             return Q()
         result = NOTHING
         if district_path:
-            result |= Q(**{f"{district_path}__in": scope.district_ids | scope.community_district_ids})
+            result |= Q(**{f"{district_path}__in": districts(scope)})
         if community_path:
             result |= Q(**{f"{community_path}__in": scope.community_ids})
         return result
@@ -192,9 +207,7 @@ def area_rule(*, app_model: str, district_path: str | None, community_path: str 
     def allows(scope: Scope, user: Any, action: str, obj: models.Model) -> bool:
         if scope.city_wide:
             return True
-        if district_path and in_ids(
-            value(obj, district_path), scope.district_ids | scope.community_district_ids
-        ):
+        if district_path and in_ids(value(obj, district_path), districts(scope)):
             return True
         return bool(community_path and in_ids(value(obj, community_path), scope.community_ids))
 

@@ -17,6 +17,7 @@ class InspectionsConfig(AppConfig):
                 app_model="inspections.responsibilityunit",
                 district_path="community__street__district_id",
                 community_path="community_id",
+                whole_district_for_community_workers=False,
             ),
         )
         for model in (Inspection, RectificationNotice):
@@ -26,5 +27,6 @@ class InspectionsConfig(AppConfig):
                     app_model=model._meta.label_lower,
                     district_path="unit__community__street__district_id",
                     community_path="unit__community_id",
+                    whole_district_for_community_workers=False,
                 ),
             )

@@ -15,7 +15,8 @@ from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput, TransitionNotAllowed
 from chengguan.permissions import scope_for
 from chengguan.worktime import get_calendar
-from inspections.choices import NoticeStatus
+from communities.models import Community, GridCell
+from inspections.choices import NoticeStatus, UnitKind
 from inspections.models import (
     ChecklistItem,
     Inspection,
@@ -23,6 +24,56 @@ from inspections.models import (
     RectificationNotice,
     ResponsibilityUnit,
 )
+
+
+@transaction.atomic
+def responsibility_unit_create(
+    *,
+    actor: Any,
+    community: Community,
+    name: str,
+    address: str,
+    kind: UnitKind | str = UnitKind.SHOP,
+    grid_cell: GridCell | None = None,
+    lat: float | None = None,
+    lng: float | None = None,
+    contact_name: str = "",
+    contact_phone: str = "",
+    licence_number: str = "",
+) -> ResponsibilityUnit:
+    """Register a shop or unit (门前三包责任单位) along a street of a community.
+
+    Preconditions: the role may add units and the actor works in the
+    community (or city-wide); the grid cell, if any, lies in the community;
+    a location has both coordinates or neither.
+    Side effects: audited.
+    """
+    scope = scope_for(actor)
+    if not actor.has_perm("inspections.add_responsibilityunit") or not (
+        scope.city_wide or community.pk in scope.community_ids
+    ):
+        raise ActionNotPermitted()
+    if grid_cell is not None and grid_cell.community_id != community.pk:
+        raise InvalidInput(_("Choose grid cells of this community."), code="invalid.grid_cells")
+    if (lat is None) != (lng is None):
+        raise InvalidInput(_("A location needs both latitude and longitude."), code="invalid.location")
+    unit = ResponsibilityUnit(
+        community=community,
+        name=name.strip(),
+        kind=UnitKind(kind),
+        address=address.strip(),
+        grid_cell=grid_cell,
+        lat=lat,
+        lng=lng,
+        contact_name=contact_name.strip(),
+        contact_phone=contact_phone.strip(),
+        licence_number=licence_number.strip(),
+        created_at=clock.now(),
+    )
+    unit.full_clean()
+    unit.save()
+    audit(actor=actor, action="unit.created", target=unit)
+    return unit
 
 
 @dataclass(frozen=True)
@@ -63,6 +114,8 @@ def inspection_record(
     if client_uuid:
         existing = Inspection.objects.filter(client_uuid=client_uuid).first()
         if existing is not None:
+            if existing.inspector_id != inspector.pk:
+                raise InvalidInput(_("This draft belongs to someone else."), code="invalid.client_uuid")
             return existing
     _require_inspector(inspector, unit)
     if not outcomes:
@@ -133,6 +186,8 @@ def notice_reinspect(
     """
     notice = RectificationNotice.objects.select_for_update().select_related("unit").get(pk=notice.pk)
     _require_inspector(inspector, notice.unit)
+    if client_uuid and notice.reinspections.filter(client_uuid=client_uuid).exists():
+        return notice  # a retried submission of the re-inspection already recorded
     if notice.status != NoticeStatus.ISSUED:
         raise TransitionNotAllowed(
             _("This notice has already been re-inspected."), code="notice.already_settled"

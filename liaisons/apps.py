@@ -20,5 +20,6 @@ class LiaisonsConfig(AppConfig):
                     app_model=model._meta.label_lower,
                     district_path="community__street__district_id",
                     community_path="community_id",
+                    whole_district_for_community_workers=False,
                 ),
             )

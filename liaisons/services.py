@@ -22,7 +22,7 @@ from cases.models import Case, Category
 from chengguan import clock
 from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput
-from chengguan.permissions import can, forget_scope, scope_for
+from chengguan.permissions import forget_scope, scope_for
 from chengguan.roles import Role
 from communities.models import Community, GridCell
 from liaisons.choices import AssignmentRole, PatrolFrequency, ScheduledPatrolStatus
@@ -219,6 +219,8 @@ def patrol_log(
     if client_uuid:
         existing = PatrolLog.objects.filter(client_uuid=client_uuid).first()
         if existing is not None:
+            if existing.liaison_id != liaison.pk:
+                raise InvalidInput(_("This draft belongs to someone else."), code="invalid.client_uuid")
             return existing
     if not liaison.has_perm("liaisons.add_patrollog") or community.pk not in scope_for(liaison).community_ids:
         raise ActionNotPermitted()
@@ -342,7 +344,13 @@ def meeting_record(
     Preconditions: a liaison or community staff member working in the
     community (or anyone overseeing its district); linked cases in scope.
     """
-    if not actor.has_perm("liaisons.add_meeting") or not can(actor, "view", community):
+    scope = scope_for(actor)
+    in_scope = (
+        scope.city_wide
+        or community.pk in scope.community_ids
+        or community.street.district_id in scope.district_ids
+    )
+    if not actor.has_perm("liaisons.add_meeting") or not in_scope:
         raise ActionNotPermitted()
     if not title.strip() or not attendees.strip() or not issues.strip():
         raise InvalidInput(_("Fill in the title, attendees and issues."), code="invalid.meeting")
