@@ -105,3 +105,71 @@ def test_patrol_reminders_run_on_a_real_worker_and_are_sent_once(community, work
     assert log.read_text().count("remind_patrols: ") == 2
     assert Notification.objects.filter(recipient=liaison).count() == 1
     assert Notification.objects.get(recipient=liaison).created_at > timezone.now() - timedelta(minutes=5)
+
+
+def test_every_scheduled_job_runs_twice_on_a_real_worker_and_reminds_once(community, worker):
+    """All beat jobs, sent twice each: every reminder key reaches its recipient once."""
+    from cases.choices import CaseStatus
+    from cases.tasks import escalate_overdue_cases, remind_return_visits, schedule_return_visits
+    from chengguan.celery import app
+    from inspections.models import Agreement, ChecklistItem, ResponsibilityUnit
+    from inspections.services import ItemOutcome, inspection_record
+    from inspections.tasks import remind_expiring_agreements, remind_reinspections
+    from liaisons.tasks import flag_missed_patrols, remind_patrols, schedule_patrols
+    from tests.factories import CaseFactory
+
+    queue, log = worker
+    now = timezone.now()
+    liaison = staff(Role.LIAISON)
+    liaison_assign(community=community, liaison=liaison, actor=UserFactory(is_superuser=True))
+    # A patrol plan, a missed slot from last week, a closed case with a reporter,
+    # an overdue case, a notice past its deadline and an agreement about to end.
+    plan = PatrolPlan.objects.create(community=community, frequency=PatrolFrequency.DAILY)
+    week_ago = timezone.localdate() - timedelta(days=7)
+    ScheduledPatrol.objects.create(
+        plan=plan, community=community, window_start=week_ago, window_end=week_ago, due_date=week_ago
+    )
+    CaseFactory(
+        community=community,
+        status=CaseStatus.CLOSED,
+        closed_at=now - timedelta(days=1),
+        reporter_phone="13700001234",
+    )
+    CaseFactory(community=community, status=CaseStatus.REGISTERED, deadline=now - timedelta(hours=1))
+    shop = ResponsibilityUnit.objects.create(name="老王烧烤", address="东园街248号", community=community)
+    inspection = inspection_record(
+        unit=shop, inspector=liaison, outcomes=[ItemOutcome(item=ChecklistItem.objects.first(), passed=False)]
+    )
+    type(inspection.notice).objects.filter(pk=inspection.notice.pk).update(deadline=now - timedelta(hours=1))
+    Agreement.objects.create(
+        unit=shop,
+        number="MQ-1",
+        starts_on=week_ago,
+        ends_on=timezone.localdate() + timedelta(days=10),
+        signed_on=week_ago,
+        signed_by="王老板",
+        duties="门前三包",
+    )
+    jobs = [
+        schedule_patrols,
+        remind_patrols,
+        flag_missed_patrols,
+        schedule_return_visits,
+        remind_return_visits,
+        remind_reinspections,
+        remind_expiring_agreements,
+        escalate_overdue_cases,
+    ]
+    app.conf.task_always_eager = False
+    try:
+        for job in jobs + jobs:
+            job.apply_async(queue=queue)
+        wait_for(log, "succeeded", 2 * len(jobs), timeout=120)
+    finally:
+        app.conf.task_always_eager = True
+    keys = list(Notification.objects.filter(recipient=liaison).values_list("key", flat=True))
+    assert len(keys) == len(set(keys))
+    assert any(key.endswith(":missed") for key in keys)
+    assert any(key.endswith(":reinspect") for key in keys)
+    assert any(key.endswith(":expiring") for key in keys)
+    assert any(key.endswith(":scheduled") for key in keys)
