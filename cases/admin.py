@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import (
+    AssessmentWeights,
     Case,
     CaseAttachment,
     CaseEvent,
@@ -21,7 +22,9 @@ from cases.models import (
     Category,
     CoReporter,
     ExtensionRequest,
+    Open311Client,
     TimeLimit,
+    TwoWayRating,
 )
 from chengguan.admin import ReadOnlyAdminMixin
 from chengguan.masking import mask_name, mask_phone
@@ -277,3 +280,51 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("reporter phone"))
     def masked_reporter_phone(self, obj: Case) -> str:
         return mask_phone(obj.reporter_phone)
+
+
+# --- monthly assessment (cases.dashboard) ------------------------------------
+
+
+@admin.register(AssessmentWeights)
+class AssessmentWeightsAdmin(admin.ModelAdmin):
+    """The composite score's weights: one row, audited on every change."""
+
+    list_display = ["__str__", "updated_at", "updated_by"]
+    fields = [*AssessmentWeights.KEYS, "updated_at", "updated_by"]
+    readonly_fields = ["updated_at", "updated_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not AssessmentWeights.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: AssessmentWeights, form: Any, change: bool) -> None:
+        from chengguan import clock
+        from chengguan.audit import audit
+
+        obj.updated_by = request.user  # type: ignore[assignment]
+        obj.updated_at = clock.now()
+        super().save_model(request, obj, form, change)
+        audit(actor=request.user, action="assessment_weights.set", target=obj, **obj.as_dict())  # type: ignore[arg-type]
+
+
+@admin.register(TwoWayRating)
+class TwoWayRatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Ratings are given on the assessment pages (cases.assessment); here they are only looked at."""
+
+    list_display = ["month", "community", "direction", "liaison", "score", "rater", "created_at"]
+    list_filter = ["direction", "month", "score"]
+    search_fields = ["community__name", "liaison__name", "rater__name"]
+    list_select_related = ["community", "liaison", "rater"]
+
+
+@admin.register(Open311Client)
+class Open311ClientAdmin(admin.ModelAdmin):
+    """API keys of the Open311 endpoint's machine clients; deactivate to revoke."""
+
+    list_display = ["name", "source", "jurisdiction_id", "account", "is_active", "created_at"]
+    list_filter = ["source", "is_active"]
+    search_fields = ["name", "jurisdiction_id"]
+    raw_id_fields = ["account"]
+    readonly_fields = ["created_at"]

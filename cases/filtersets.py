@@ -11,12 +11,24 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_filters.widgets import BooleanWidget, SuffixedMultiWidget
 
-from cases.choices import OPEN_STATUSES, CaseSource, CaseStatus, Urgency
-from cases.models import Case, Category
+from cases.choices import (
+    OPEN_STATUSES,
+    AttachmentKind,
+    CaseAction,
+    CaseSource,
+    CaseStatus,
+    CategoryKind,
+    Satisfaction,
+    Urgency,
+    VisitStatus,
+)
+from cases.models import Case, CaseAttachment, CaseEvent, Category, ReturnVisit
 from chengguan import clock
+from chengguan.filters import IdFilter, LazyOrderingLabels, MomentRangeFilter, OrderingFilter
 from chengguan.permissions import restrict
 from communities.models import Community
 
@@ -268,3 +280,140 @@ class HandlerQueueFilterSet(WorklistFilterSet):
         if value is None:
             return queryset
         return queryset.filter(rework_count__gt=0) if value else queryset.filter(rework_count=0)
+
+
+# --- REST API lists (cases.api) ---------------------------------------------------
+
+
+class StableApiOrderingFilter(LazyOrderingLabels, StableOrderingFilter):
+    """The desk's stable sort order, with labels translated when shown (the OpenAPI schema)."""
+
+
+class CaseApiFilterSet(CaseFilterSet):
+    """The staff list's case filters plus the handler and a whitelisted sort order, for the API."""
+
+    handling_unit = IdFilter(label=_("Handling unit id"), field_name="handling_unit_id")
+    assignee = IdFilter(label=_("Assigned officer id"), field_name="assignee_id")
+    ordering = StableApiOrderingFilter(label=_("Sort by"), fields=WORKLIST_ORDERING_FIELDS)
+
+    class Meta(CaseFilterSet.Meta):
+        fields = [*CaseFilterSet.Meta.fields, "handling_unit", "assignee", "ordering"]
+
+
+class CaseEventFilterSet(django_filters.FilterSet):
+    case = django_filters.CharFilter(label=_("Case number"), field_name="case__number")
+    action = django_filters.MultipleChoiceFilter(label=_("Action"), choices=CaseAction.choices)
+    created_at = MomentRangeFilter(label=_("Between"))
+    ordering = OrderingFilter(label=_("Sort by"), fields=(("created_at", "created_at"),))
+
+    class Meta:
+        model = CaseEvent
+        fields = ["case", "action", "is_public", "created_at", "ordering"]
+
+
+class CaseAttachmentFilterSet(django_filters.FilterSet):
+    case = django_filters.CharFilter(label=_("Case number"), field_name="case__number")
+    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=AttachmentKind.choices)
+    ordering = OrderingFilter(label=_("Sort by"), fields=(("created_at", "created_at"),))
+
+    class Meta:
+        model = CaseAttachment
+        fields = ["case", "kind", "ordering"]
+
+
+class CategoryFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search by code or name"), method="filter_q")
+    parent = IdFilter(label=_("Parent category id"), field_name="parent_id")
+    top_level = django_filters.BooleanFilter(
+        label=_("Only top-level categories"), field_name="parent", lookup_expr="isnull"
+    )
+    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=CategoryKind.choices)
+    ordering = OrderingFilter(
+        label=_("Sort by"), fields=(("sort_order", "sort_order"), ("code", "code"), ("name", "name"))
+    )
+
+    class Meta:
+        model = Category
+        fields = ["q", "parent", "top_level", "kind", "is_active", "ordering"]
+
+    def filter_q(self, queryset: QuerySet[Category], name: str, value: str) -> QuerySet[Category]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(code__icontains=value) | Q(name__icontains=value) | Q(name_en__icontains=value)
+        )
+
+
+class ReturnVisitFilterSet(django_filters.FilterSet):
+    case = django_filters.CharFilter(label=_("Case number"), field_name="case__number")
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=VisitStatus.choices)
+    liaison = IdFilter(label=_("Liaison id"), field_name="liaison_id")
+    satisfaction = django_filters.ChoiceFilter(label=_("Satisfaction"), choices=Satisfaction.choices)
+    due_at = MomentRangeFilter(label=_("Due between"))
+    ordering = OrderingFilter(label=_("Sort by"), fields=(("due_at", "due_at"), ("visited_at", "visited_at")))
+
+    class Meta:
+        model = ReturnVisit
+        fields = ["case", "status", "liaison", "satisfaction", "due_at", "ordering"]
+
+
+# --- drill-down from the dashboard (cases.dashboard) ---------------------------
+#
+# Added to CaseFilterSet itself, after its subclasses were made: the case list
+# (and whatever else uses CaseFilterSet) accepts them, the desk's worklists do
+# not. The geographic and handler filters are plain ids behind the gate's
+# queryset (an id outside the user's scope just finds nothing) and hidden in
+# the form; `indicator` with `period_start`/`period_end` is the filter of one
+# dashboard figure (cases.indicators), so a tile and its list count alike.
+
+
+class IndicatorFilter(django_filters.ChoiceFilter):
+    """The cases one figure of DESIGN §6 counts, for the days period_start..period_end.
+
+    Without dates the period is today; with one date, that day.
+    """
+
+    def filter(self, qs: QuerySet[Case], value: str) -> QuerySet[Case]:
+        from cases.indicators import Period, cases_matching
+
+        if not value:
+            return qs
+        data = self.parent.form.cleaned_data
+        first = data.get("period_start") or data.get("period_end") or timezone.localdate(clock.now())
+        last = data.get("period_end") or first
+        return cases_matching(qs, value, Period.days(min(first, last), max(first, last)))
+
+
+def _period_bound(queryset: QuerySet[Case], name: str, value: Any) -> QuerySet[Case]:
+    return queryset  # read by IndicatorFilter
+
+
+def _drill_down_filters() -> dict[str, django_filters.Filter]:
+    from cases.indicators import INDICATOR_LABELS
+
+    def hidden_id(field_name: str, label: Any) -> IdFilter:
+        return IdFilter(field_name=field_name, label=label, widget=forms.HiddenInput)
+
+    return {
+        "indicator": IndicatorFilter(
+            label=_("Dashboard figure"), choices=list(INDICATOR_LABELS.items()), empty_label=_("Any")
+        ),
+        "period_start": django_filters.DateFilter(
+            label=_("Figure period from"), method=_period_bound, widget=DateInput
+        ),
+        "period_end": django_filters.DateFilter(
+            label=_("Figure period until"), method=_period_bound, widget=DateInput
+        ),
+        "district": hidden_id("district_id", _("District")),
+        "street": hidden_id("community__street_id", _("Street office")),
+        "grid_cell": hidden_id("grid_cell_id", _("Grid cell")),
+        "handling_unit": hidden_id("handling_unit_id", _("Handling unit")),
+        "assignee": hidden_id("assignee_id", _("Assigned officer")),
+        "false_report": django_filters.BooleanFilter(
+            field_name="false_report", label=_("False or malicious report"), widget=forms.HiddenInput
+        ),
+    }
+
+
+CaseFilterSet.base_filters.update(_drill_down_filters())

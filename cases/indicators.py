@@ -23,7 +23,7 @@ category, a source), for a period [start, end):
 | visit_rate | visited ÷ closed (回访率) |
 | satisfied | visited and 满意 or 基本满意 |
 | satisfaction_rate | satisfied ÷ visited (满意率) |
-| avg_handling_hours | mean working hours from dispatch to result, of cases closed in the period (平均处置时长) |
+| avg_handling_hours | mean working hours, dispatch to result, of cases closed in the period (平均处置时长) |
 | false_reports | cases marked false or malicious, closed or rejected in the period (不实投诉数) |
 
 A case closed on the spot (当场处置) has no handling deadline: it counts as
@@ -31,18 +31,31 @@ closed on time. For handling units and liaisons (`for_assessment=True`) cases
 marked false or malicious are left out of every figure except
 `false_reports`. Patrol completion (巡查完成率) and the weighted score
 (综合指标值) are at the end.
+
+Each counted figure is one filter (`indicator_q`); `cases_matching` applies
+it to list the cases behind a figure, so a dashboard tile and the case list
+it links to count the same cases.
+
+Cost: one pass over the period's cases (through the date indexes; in
+parallel on PostgreSQL) counts every figure but the return visits, which a
+second query looks up for the closed cases alone (index-only probes into
+returnvisit_done_per_round). Grouped rows (`indicator_rows`) add up, so one
+grouped query serves a total and its breakdowns (`combine`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import IsNull
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from cases.choices import OPEN_STATUSES, CaseStatus, Satisfaction, VisitStatus
 from cases.models import Case, ReturnVisit
@@ -90,31 +103,151 @@ RATES = {
 }
 
 
-def _aggregates(period: Period, now: datetime) -> dict[str, Any]:
+# The counted figures, each one filter over cases (see `indicator_q`).
+COUNTS = (
+    "reported",
+    "reported_non_duplicate",
+    "registered",
+    "registered_non_duplicate",
+    "due",
+    "closed",
+    "closed_on_time",
+    "closed_on_spot",
+    "reworked",
+    "extended",
+    "overdue",
+    "visited",
+    "satisfied",
+)
+# What each figure is called on the dashboard and in the case list's filter.
+INDICATOR_LABELS: dict[str, Any] = {
+    "reported": _("Reported (受理数)"),
+    "reported_non_duplicate": _("Reported, without duplicates"),
+    "registered": _("Registered (立案数)"),
+    "registered_non_duplicate": _("Registered, without duplicates"),
+    "due": _("Due for closure (应结案数)"),
+    "closed": _("Closed (结案数)"),
+    "closed_on_time": _("Closed on time"),
+    "closed_on_spot": _("Fixed on the spot"),
+    "reworked": _("Closed after rework"),
+    "extended": _("Registered and extended"),
+    "overdue": _("Overdue now (超期数)"),
+    "visited": _("Closed and visited back"),
+    "satisfied": _("Visited and satisfied"),
+    "false_reports": _("False or malicious reports (不实投诉数)"),
+    "attention": _("Open and overdue or escalated"),
+}
+
+
+def _visit_of_last_closure() -> QuerySet[ReturnVisit]:
+    """The done return visit of a case's last closure round (or the reporter's own rating)."""
+    return ReturnVisit.objects.filter(
+        case=OuterRef("pk"), round=OuterRef("reopen_count"), status=VisitStatus.DONE
+    ).order_by()
+
+
+def _has(visits: QuerySet[ReturnVisit]) -> Q:
+    """There is such a visit: a probe per case, which the planner cannot turn into a hash of all visits.
+
+    An EXISTS may become a hashed scan of every done visit, far slower than
+    the few thousand index-only probes (returnvisit_done_per_round) it stands
+    for; a LIMIT 1 subquery stays a probe.
+    """
+    return Q(IsNull(Subquery(visits.values("round")[:1]), False))
+
+
+def indicator_q(key: str, period: Period, now: datetime) -> Q:
+    """The cases one counted figure counts, as a filter.
+
+    The one definition behind both the aggregates below and the drill-down
+    from a dashboard tile to the case list (`cases_matching`), so the two
+    always agree. Besides the figures of `COUNTS`, `false_reports`
+    (不实投诉数) and `attention` (open and overdue or escalated: the
+    dashboard's table).
+    """
     reported = period.q("reported_at")
     registered = period.q("registered_at")
     closed = Q(status=CaseStatus.CLOSED) & period.q("closed_at")
     not_duplicate = Q(merged_into__isnull=True)
-    due = (Q(registered_at__isnull=False) & period.q("due_at")) | closed
-    closed_on_time = closed & Q(closed_at__lte=Coalesce(F("due_at"), F("closed_at")))
-    visited = closed & Q(visited_this_round=True)
-    satisfied = visited & Q(visit_satisfaction__in=[Satisfaction.SATISFIED, Satisfaction.BASICALLY])
-    return {
-        "reported": Count("pk", filter=reported),
-        "reported_non_duplicate": Count("pk", filter=reported & not_duplicate),
-        "registered": Count("pk", filter=registered),
-        "registered_non_duplicate": Count("pk", filter=registered & not_duplicate),
-        "due": Count("pk", filter=due),
-        "closed": Count("pk", filter=closed),
-        "closed_on_time": Count("pk", filter=closed_on_time),
-        "closed_on_spot": Count("pk", filter=closed & Q(closed_on_spot=True)),
-        "reworked": Count("pk", filter=closed & Q(rework_count__gt=0)),
-        "extended": Count("pk", filter=registered & Q(extension_count__gt=0)),
-        "overdue": Count("pk", filter=Q(status__in=OPEN_STATUSES, deadline__lt=now)),
-        "visited": Count("pk", filter=visited),
-        "satisfied": Count("pk", filter=satisfied),
-        "avg_handling_hours": Avg("handling_hours", filter=closed & Q(handling_hours__isnull=False)),
+    builders: dict[str, Any] = {
+        "reported": lambda: reported,
+        "reported_non_duplicate": lambda: reported & not_duplicate,
+        "registered": lambda: registered,
+        "registered_non_duplicate": lambda: registered & not_duplicate,
+        "due": lambda: (Q(registered_at__isnull=False) & period.q("due_at")) | closed,
+        "closed": lambda: closed,
+        "closed_on_time": lambda: closed & Q(closed_at__lte=Coalesce(F("due_at"), F("closed_at"))),
+        "closed_on_spot": lambda: closed & Q(closed_on_spot=True),
+        "reworked": lambda: closed & Q(rework_count__gt=0),
+        "extended": lambda: registered & Q(extension_count__gt=0),
+        "overdue": lambda: Q(status__in=OPEN_STATUSES, deadline__lt=now),
+        # Only closed cases reach the visit lookups: one index-only probe each.
+        "visited": lambda: closed & _has(_visit_of_last_closure()),
+        "satisfied": lambda: closed & _has(_visit_of_last_closure().filter(satisfaction__in=SATISFIED)),
+        "false_reports": lambda: (
+            Q(false_report=True)
+            & (period.q("closed_at") | period.q("rejected_at") | period.q("false_report_at"))
+        ),
+        "attention": lambda: Q(status__in=OPEN_STATUSES) & (Q(deadline__lt=now) | Q(escalation_level__gt=0)),
     }
+    try:
+        return builders[key]()
+    except KeyError:
+        raise ValueError(f"Unknown indicator {key!r}") from None
+
+
+def cases_matching(
+    cases: QuerySet[Case],
+    key: str,
+    period: Period,
+    *,
+    for_assessment: bool = False,
+    now: datetime | None = None,
+) -> QuerySet[Case]:
+    """The cases behind one figure of `indicators(cases, period, ...)`: its drill-down."""
+    now = now or clock.now()
+    if for_assessment and key != "false_reports":
+        cases = cases.filter(false_report=False)
+    return cases.filter(indicator_q(key, period, now))
+
+
+# Counted apart from the others (`_visit_counts`).
+VISIT_COUNTS = ("visited", "satisfied")
+SATISFIED = [Satisfaction.SATISFIED, Satisfaction.BASICALLY]
+
+
+def _aggregates(period: Period, now: datetime, *, for_assessment: bool) -> dict[str, Any]:
+    # For a unit or a liaison, false reports count only as false reports; the
+    # condition sits in each figure's filter so that one pass counts them all.
+    # Every aggregate is a count or a sum, so rows of a grouped query add up
+    # (`combine`); the mean handling time is worked out from its sum in `_finish`.
+    counted = Q(false_report=False) if for_assessment else Q()
+    timed = counted & indicator_q("closed", period, now) & Q(handling_hours__isnull=False)
+    return {
+        **{
+            key: Count("pk", filter=counted & indicator_q(key, period, now))
+            for key in COUNTS
+            if key not in VISIT_COUNTS
+        },
+        "handling_hours_sum": Sum("handling_hours", filter=timed),
+        "handling_hours_n": Count("pk", filter=timed),
+        "false_reports": Count("pk", filter=indicator_q("false_reports", period, now)),
+    }
+
+
+def _visit_counts(
+    cases: QuerySet[Case], period: Period, now: datetime, *, for_assessment: bool
+) -> tuple[QuerySet[Case], dict[str, Count]]:
+    """`visited` and `satisfied`, counted over the period's closed cases alone.
+
+    Their visit lookups (an index-only probe per closed case) are correlated
+    subqueries, which would keep the main aggregate from running in
+    parallel; here they touch only the closed cases.
+    """
+    closed = cases.filter(indicator_q("closed", period, now))
+    if for_assessment:
+        closed = closed.filter(false_report=False)
+    return closed.order_by(), {key: Count("pk", filter=indicator_q(key, period, now)) for key in VISIT_COUNTS}
 
 
 def _relevant(period: Period, now: datetime) -> Q:
@@ -130,44 +263,80 @@ def _relevant(period: Period, now: datetime) -> Q:
     )
 
 
-def _with_visits(cases: QuerySet[Case]) -> QuerySet[Case]:
-    this_round = ReturnVisit.objects.filter(
-        case=OuterRef("pk"), round=OuterRef("reopen_count"), status=VisitStatus.DONE
-    )
-    return cases.annotate(
-        visited_this_round=Exists(this_round),
-        visit_satisfaction=this_round.values("satisfaction")[:1],
-    )
+ADDITIVE = (*COUNTS, "false_reports", "handling_hours_n")
 
 
 def _finish(row: dict[str, Any]) -> dict[str, Any]:
     for rate, (numerator, denominator) in RATES.items():
         row[rate] = row[numerator] / row[denominator] if row[denominator] else None
-    if row.get("avg_handling_hours") is not None:
-        row["avg_handling_hours"] = float(row["avg_handling_hours"])
+    total, n = row.get("handling_hours_sum"), row.get("handling_hours_n")
+    row["avg_handling_hours"] = float(total) / n if n and total is not None else None
     return row
-
-
-def _false_reports(period: Period) -> Count:
-    return Count(
-        "pk",
-        filter=Q(false_report=True)
-        & (period.q("closed_at") | period.q("rejected_at") | period.q("false_report_at")),
-    )
 
 
 def indicators(
     cases: QuerySet[Case], period: Period, *, for_assessment: bool = False, now: datetime | None = None
 ) -> dict[str, Any]:
-    """All figures for one scope in one query."""
+    """All figures for one scope, in two queries (the visits apart)."""
     now = now or clock.now()
     scoped = cases.filter(_relevant(period, now)).order_by()
-    false_reports = scoped.aggregate(false_reports=_false_reports(period))["false_reports"]
-    if for_assessment:
-        scoped = scoped.filter(false_report=False)
-    row = _with_visits(scoped).aggregate(**_aggregates(period, now))
-    row["false_reports"] = false_reports
+    row = scoped.aggregate(**_aggregates(period, now, for_assessment=for_assessment))
+    visits, counts = _visit_counts(cases, period, now, for_assessment=for_assessment)
+    row.update(visits.aggregate(**counts))
     return _finish(row)
+
+
+def indicator_rows(
+    cases: QuerySet[Case],
+    period: Period,
+    group_by: tuple[str, ...],
+    *,
+    for_assessment: bool = False,
+    now: datetime | None = None,
+    visits_by: tuple[str, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """The figures per combination of the `group_by` values, in two queries, not yet finished.
+
+    Their counts add up: `combine` turns any set of rows into the figures of
+    their union (e.g. the whole scope from rows per street and grid cell).
+    `visits_by` counts the return visits by fewer fields (a prefix of
+    `group_by`, `()` for the total), in the first row of each of its groups,
+    when the finer groups do not need them.
+    """
+    now = now or clock.now()
+    visits_by = group_by if visits_by is None else visits_by
+    scoped = cases.filter(_relevant(period, now)).order_by()
+    rows = {
+        tuple(row[name] for name in group_by): {**row, "visited": 0, "satisfied": 0}
+        for row in scoped.values(*group_by).annotate(
+            **_aggregates(period, now, for_assessment=for_assessment)
+        )
+    }
+    first_of: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for key, row in rows.items():
+        first_of.setdefault(key[: len(visits_by)], row)
+    visits, counts = _visit_counts(cases, period, now, for_assessment=for_assessment)
+    found = visits.values(*visits_by).annotate(**counts) if visits_by else [visits.aggregate(**counts)]
+    for row in found:
+        # Visited cases are closed cases: their group has a row already.
+        if row["visited"]:
+            first_of[tuple(row[name] for name in visits_by)].update(
+                visited=row["visited"], satisfied=row["satisfied"]
+            )
+    return list(rows.values())
+
+
+def combine(rows: Any) -> dict[str, Any]:
+    """The finished figures of the union of some `indicator_rows`."""
+    total: dict[str, Any] = dict.fromkeys(ADDITIVE, 0)
+    hours = None
+    for row in rows:
+        for key in ADDITIVE:
+            total[key] += row[key]
+        if row["handling_hours_sum"] is not None:
+            hours = (hours or 0) + row["handling_hours_sum"]
+    total["handling_hours_sum"] = hours
+    return _finish(total)
 
 
 def indicators_by(
@@ -179,45 +348,8 @@ def indicators_by(
     now: datetime | None = None,
 ) -> dict[Any, dict[str, Any]]:
     """The same figures per value of `group_by` (e.g. "handling_unit", "assignee", "community")."""
-    now = now or clock.now()
-    scoped = cases.filter(_relevant(period, now)).order_by()
-    false_counts = {
-        key: n
-        for key, n in scoped.values_list(group_by)
-        .annotate(n=_false_reports(period))
-        .values_list(group_by, "n")
-    }
-    if for_assessment:
-        scoped = scoped.filter(false_report=False)
-    rows = _with_visits(scoped).values(group_by).annotate(**_aggregates(period, now)).order_by(group_by)
-    result = {}
-    for row in rows:
-        key = row.pop(group_by)
-        row["false_reports"] = false_counts.get(key, 0)
-        result[key] = _finish(row)
-    for key, n in false_counts.items():
-        if key not in result and n:
-            result[key] = _finish(
-                {**{k: 0 for k in _EMPTY_KEYS}, "avg_handling_hours": None, "false_reports": n}
-            )
-    return result
-
-
-_EMPTY_KEYS = [
-    "reported",
-    "reported_non_duplicate",
-    "registered",
-    "registered_non_duplicate",
-    "due",
-    "closed",
-    "closed_on_time",
-    "closed_on_spot",
-    "reworked",
-    "extended",
-    "overdue",
-    "visited",
-    "satisfied",
-]
+    rows = indicator_rows(cases, period, (group_by,), for_assessment=for_assessment, now=now)
+    return {row.pop(group_by): _finish(row) for row in rows}
 
 
 # --- patrols and the composite score --------------------------------------------
@@ -225,21 +357,38 @@ _EMPTY_KEYS = [
 DEFAULT_WEIGHTS = {"on_time_rate": 60, "closure_rate": 20, "rework_rate": 10, "satisfaction_rate": 10}
 
 
-def patrol_completion(slots: Any, period: Period) -> dict[str, Any]:
-    """巡查完成率: scheduled patrols done ÷ planned, for windows ending in the period."""
-    from liaisons.choices import ScheduledPatrolStatus
-
+def _patrol_windows(slots: Any, period: Period) -> Any:
     last_day = timezone.localtime(period.end - timedelta(microseconds=1)).date()
     first_day = timezone.localtime(period.start).date()
-    row = slots.filter(window_end__gte=first_day, window_end__lte=last_day).aggregate(
-        planned=Count("pk"), done=Count("pk", filter=Q(status=ScheduledPatrolStatus.DONE))
-    )
+    return slots.filter(window_end__gte=first_day, window_end__lte=last_day)
+
+
+def _patrol_counts() -> dict[str, Count]:
+    from liaisons.choices import ScheduledPatrolStatus
+
+    return {"planned": Count("pk"), "done": Count("pk", filter=Q(status=ScheduledPatrolStatus.DONE))}
+
+
+def patrol_completion(slots: Any, period: Period) -> dict[str, Any]:
+    """巡查完成率: scheduled patrols done ÷ planned, for windows ending in the period."""
+    row = _patrol_windows(slots, period).aggregate(**_patrol_counts())
     row["patrol_rate"] = row["done"] / row["planned"] if row["planned"] else None
     return row
 
 
+def patrol_completion_by(slots: Any, period: Period, group_by: str) -> dict[Any, dict[str, Any]]:
+    """`patrol_completion` per value of `group_by` (a field or an annotation of `slots`), one query."""
+    rows = _patrol_windows(slots, period).order_by().values(group_by).annotate(**_patrol_counts())
+    result = {}
+    for row in rows:
+        key = row.pop(group_by)
+        row["patrol_rate"] = row["done"] / row["planned"] if row["planned"] else None
+        result[key] = row
+    return result
+
+
 def composite_score(
-    figures: dict[str, Any], weights: dict[str, int | float | Decimal] | None = None
+    figures: dict[str, Any], weights: Mapping[str, int | float | Decimal] | None = None
 ) -> float | None:
     """综合指标值: the weighted sum of the rates, out of the total weight (100 by default).
 

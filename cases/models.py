@@ -337,6 +337,14 @@ class Case(models.Model):
             models.Index(fields=["registered_at"]),
             models.Index(fields=["closed_at"]),
             models.Index(fields=["due_at"]),
+            # Also period bounds of the indicators; without them the planner
+            # cannot combine the date indexes and reads the whole table.
+            models.Index(fields=["rejected_at"]),
+            models.Index(
+                fields=["false_report_at"],
+                condition=models.Q(false_report_at__isnull=False),
+                name="case_false_report_at",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -544,7 +552,17 @@ class ReturnVisit(models.Model):
         verbose_name = _("return visit")
         verbose_name_plural = _("return visits")
         constraints = [models.UniqueConstraint(fields=["case", "round"], name="one_return_visit_per_closure")]
-        indexes = [models.Index(fields=["status", "due_at"]), models.Index(fields=["liaison", "status"])]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["liaison", "status"]),
+            # The indicators look up the done visit of each closed case's last
+            # round (visited, satisfied); covering it spares the table reads.
+            models.Index(
+                fields=["case", "round", "satisfaction"],
+                condition=models.Q(status="done"),
+                name="returnvisit_done_per_round",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.case} ({self.get_status_display()})"
@@ -642,9 +660,11 @@ class AssessmentWeights(models.Model):
         verbose_name_plural = _("assessment weights")
 
     def __str__(self) -> str:
-        return " · ".join(
-            f"{self._meta.get_field(key).verbose_name} {getattr(self, key)}" for key in self.KEYS
-        )
+        return " · ".join(f"{self.label(key)} {getattr(self, key)}" for key in self.KEYS)
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.pk = self.SINGLETON_PK
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
@@ -653,10 +673,6 @@ class AssessmentWeights(models.Model):
         if total != 100:
             raise ValidationError(_("The weights must add up to 100 (now %(total)s).") % {"total": total})
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.pk = self.SINGLETON_PK
-        super().save(*args, **kwargs)
-
     @classmethod
     def current(cls) -> AssessmentWeights:
         """The saved weights, or the defaults (60/20/10/10) when none were saved."""
@@ -664,6 +680,11 @@ class AssessmentWeights(models.Model):
 
     def as_dict(self) -> dict[str, int]:
         return {key: getattr(self, key) for key in self.KEYS}
+
+    @classmethod
+    def label(cls, key: str) -> str:
+        """The name of one weight (its field's verbose name)."""
+        return str(getattr(cls._meta.get_field(key), "verbose_name", key))
 
 
 class TwoWayRating(models.Model):
@@ -718,3 +739,57 @@ class TwoWayRating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.community_id} {self.get_direction_display()} {self.score}"
+
+
+# --- Open311 GeoReport v2 clients (cases.open311) ---------------------------------
+
+
+def new_api_key() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+class Open311Client(models.Model):
+    """A machine client of the Open311 endpoint: a 12345 platform or a 311 app.
+
+    Its API key lets it post service requests, which become cases with the
+    client's source, filed as its account (a staff account whose role may
+    report cases, e.g. operator: the timeline names it). Without public
+    reads (settings.OPEN311_PUBLIC_READS) the key also reads the requests of
+    its source. Deactivating the client revokes the key at once.
+    """
+
+    SOURCES = (CaseSource.HOTLINE_12345, CaseSource.OPEN311)
+
+    name = models.CharField(_("name"), max_length=100)
+    api_key = models.CharField(_("API key"), max_length=64, unique=True, default=new_api_key)
+    source = models.CharField(
+        _("source of its cases"),
+        max_length=16,
+        choices=[(source.value, source.label) for source in SOURCES],
+        default=CaseSource.OPEN311,
+    )
+    jurisdiction_id = models.CharField(
+        _("jurisdiction id"),
+        max_length=64,
+        blank=True,
+        help_text=_("When set, requests naming another jurisdiction_id are refused."),
+    )
+    account = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reports filed as"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("A staff account whose role may report cases (e.g. operator)."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("Open311 client")
+        verbose_name_plural = _("Open311 clients")
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,5 +1,16 @@
-from django.urls import path  # noqa: F401
+"""Dashboards (mounted at /dashboard/): supervisors' dashboard, the monthly assessment, public statistics."""
+
+from django.urls import path
+
+from cases.views import dashboard
 
 app_name = "dashboard"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", dashboard.index, name="index"),
+    path("data/<slug:chart>.csv", dashboard.chart_csv, name="chart_csv"),
+    path("assessment/", dashboard.assessment, name="assessment"),
+    path("assessment/export.<str:fmt>", dashboard.assessment_export, name="assessment_export"),
+    path("assessment/rate/", dashboard.rate, name="rate"),
+    path("public/", dashboard.public, name="public"),
+]

@@ -71,6 +71,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.handle_case",
         "cases.reopen_case",
         "cases.view_reporter_contact",
+        # Two-way assessment: the liaison rates the community's cooperation.
+        "cases.rate_community",
     ],
     Role.COMMUNITY_STAFF: [
         *GEOGRAPHY_VIEW,
@@ -78,6 +80,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "liaisons.add_meeting",
         "cases.view_case",
         "cases.add_case",
+        # Two-way assessment: the community rates its liaison.
+        "cases.rate_liaison",
     ],
     Role.HANDLING_UNIT: [*GEOGRAPHY_VIEW, "cases.view_case", "cases.handle_case"],
     Role.SUPERVISOR: [
@@ -130,6 +134,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "chengguan.add_user",
         "chengguan.change_user",
         "chengguan.view_auditentry",
+        # The monthly assessment's weights (cases.AssessmentWeights).
+        "cases.view_assessmentweights",
+        "cases.add_assessmentweights",
+        "cases.change_assessmentweights",
+        "cases.view_twowayrating",
     ],
 }
 
@@ -150,7 +159,6 @@ def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
     # post_migrate fires once per app; run after the last, when every
     # permission exists.
     from django.apps import apps
-
     from django.contrib.auth.management import create_permissions
 
     with_models = [c for c in apps.get_app_configs() if c.models_module is not None]

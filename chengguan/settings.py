@@ -269,14 +269,20 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    # Self-hosted Swagger UI and Redoc (drf-spectacular-sidecar): the docs page loads nothing from a CDN.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chengguan.api.drop_database_integer_bounds",
+    ],
+    # Self-hosted Swagger UI (drf-spectacular-sidecar): the docs page loads nothing from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    # No badge from the public validator: the page talks to this server only.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "ENUM_NAME_OVERRIDES": {
         "CaseStatusEnum": "cases.choices.CaseStatus",
         "CaseSourceEnum": "cases.choices.CaseSource",
         "UrgencyEnum": "cases.choices.Urgency",
+        "RejectReasonEnum": "cases.choices.RejectReason",
         "CategoryKindEnum": "cases.choices.CategoryKind",
         "CommunityKindEnum": "communities.choices.CommunityKind",
         "HandlingUnitKindEnum": "communities.choices.UnitKind",
@@ -289,6 +295,9 @@ SPECTACULAR_SETTINGS = {
 OPEN311_JURISDICTION_ID = env("OPEN311_JURISDICTION_ID", default="")
 OPEN311_PUBLIC_READS = env.bool("OPEN311_PUBLIC_READS", default=False)
 OPEN311_CONTACT = env("OPEN311_CONTACT", default="")
+# Requests with an api_key are counted per client at this rate (anonymous
+# ones at the API's anon rate).
+OPEN311_CLIENT_RATE = env("OPEN311_CLIENT_RATE", default="600/minute")
 
 LOGGING = {
     "version": 1,

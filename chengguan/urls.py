@@ -27,6 +27,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+# API clients get a JSON 500 (chengguan.api_errors), everyone else the HTML page.
+handler500 = "chengguan.api_errors.server_error"
+
 if settings.DEBUG:
     # In production the web server (or object storage) serves uploaded files.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

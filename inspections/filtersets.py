@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters.widgets import BooleanWidget
 
-from chengguan.filters import IdFilter, OrderingFilter
+from chengguan.filters import IdFilter, MomentRangeFilter, OrderingFilter
 from inspections.choices import NoticeStatus, UnitKind
 from inspections.models import Inspection, RectificationNotice, ResponsibilityUnit
 from liaisons.filtersets import CommunityFilter
@@ -89,7 +89,7 @@ class InspectionApiFilterSet(django_filters.FilterSet):
     shop = IdFilter(label=_("Responsibility unit id"), field_name="unit_id")
     community = IdFilter(label=_("Community id"), field_name="unit__community_id")
     inspector = IdFilter(label=_("Inspector id"), field_name="inspector_id")
-    inspected_at = django_filters.IsoDateTimeFromToRangeFilter(label=_("Inspected between"))
+    inspected_at = MomentRangeFilter(label=_("Inspected between"))
     ordering = OrderingFilter(label=_("Sort by"), fields=(("inspected_at", "inspected_at"),))
 
     class Meta:
@@ -101,7 +101,7 @@ class RectificationNoticeApiFilterSet(django_filters.FilterSet):
     shop = IdFilter(label=_("Responsibility unit id"), field_name="unit_id")
     community = IdFilter(label=_("Community id"), field_name="unit__community_id")
     status = django_filters.ChoiceFilter(label=_("Status"), choices=NoticeStatus.choices)
-    deadline = django_filters.IsoDateTimeFromToRangeFilter(label=_("Deadline between"))
+    deadline = MomentRangeFilter(label=_("Deadline between"))
     ordering = OrderingFilter(
         label=_("Sort by"), fields=(("issued_at", "issued_at"), ("deadline", "deadline"))
     )

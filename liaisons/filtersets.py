@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import fields as filter_fields
 from django_filters.widgets import SuffixedMultiWidget
 
-from chengguan.filters import IdFilter, OrderingFilter
+from chengguan.filters import IdFilter, MomentRangeFilter, OrderingFilter
 from communities.models import Community
 from liaisons.choices import AssignmentRole
 from liaisons.home import communities_overseen
@@ -135,7 +135,7 @@ class LiaisonAssignmentApiFilterSet(django_filters.FilterSet):
 class PatrolApiFilterSet(django_filters.FilterSet):
     community = IdFilter(label=_("Community id"), field_name="community_id")
     liaison = IdFilter(label=_("Liaison id"), field_name="liaison_id")
-    started_at = django_filters.IsoDateTimeFromToRangeFilter(label=_("Started between"))
+    started_at = MomentRangeFilter(label=_("Started between"))
     ordering = OrderingFilter(label=_("Sort by"), fields=(("started_at", "started_at"),))
 
     class Meta:
@@ -146,7 +146,7 @@ class PatrolApiFilterSet(django_filters.FilterSet):
 class MeetingApiFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search title, attendees or issues"), method="filter_q")
     community = IdFilter(label=_("Community id"), field_name="community_id")
-    held_at = django_filters.IsoDateTimeFromToRangeFilter(label=_("Held between"))
+    held_at = MomentRangeFilter(label=_("Held between"))
     ordering = OrderingFilter(label=_("Sort by"), fields=(("held_at", "held_at"),))
 
     class Meta:

@@ -40,6 +40,11 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
 
 @pytest.fixture
 def month(community):  # type: ignore[no-untyped-def]
+    return november(community)
+
+
+def november(community):  # type: ignore[no-untyped-def]
+    """The fixture month in `community` (also used by the dashboard and assessment tests)."""
     u1, u2 = HandlingUnitFactory(), HandlingUnitFactory()
 
     def case(name: str, **fields):  # type: ignore[no-untyped-def]
@@ -219,10 +224,37 @@ def test_per_unit_figures_and_the_effect_of_a_false_report_on_the_score(month):
 
 
 def test_the_query_count_does_not_grow_with_the_data(month, django_assert_num_queries):
+    # The figures in one pass, the return visits of the closed cases in another.
     with django_assert_num_queries(2):
         indicators(Case.objects.all(), NOVEMBER, for_assessment=True, now=NOW)
     with django_assert_num_queries(2):
         indicators_by(Case.objects.all(), NOVEMBER, "handling_unit", for_assessment=True, now=NOW)
+
+
+def test_grouped_rows_add_up_to_the_totals(month):
+    from cases.indicators import combine, indicator_rows
+
+    for for_assessment in (False, True):
+        rows = indicator_rows(
+            Case.objects.all(),
+            NOVEMBER,
+            ("handling_unit", "community"),
+            for_assessment=for_assessment,
+            now=NOW,
+            visits_by=("handling_unit",),
+        )
+        totals = indicators(Case.objects.all(), NOVEMBER, for_assessment=for_assessment, now=NOW)
+        assert combine(rows) == pytest.approx(totals)
+
+
+def test_the_list_behind_every_figure_counts_as_many(month):
+    from cases.indicators import COUNTS, cases_matching
+
+    for for_assessment in (False, True):
+        figures = indicators(Case.objects.all(), NOVEMBER, for_assessment=for_assessment, now=NOW)
+        for key in (*COUNTS, "false_reports"):
+            listed = cases_matching(Case.objects.all(), key, NOVEMBER, for_assessment=for_assessment, now=NOW)
+            assert listed.count() == figures[key], key
 
 
 def test_periods():

@@ -1,0 +1,1 @@
+"""REST API of the app (/api/v1/): serializers, viewsets, routes."""

@@ -1,0 +1,424 @@
+"""Cases as the API shows them, and the small input serializers of the workflow actions.
+
+Serializers only shape and validate input; the services (cases.services)
+decide and write. Reporters' names and phone numbers are masked
+(chengguan.masking) for callers without `cases.view_reporter_contact`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from cases.attachments import MAX_PHOTOS_PER_UPLOAD
+from cases.choices import CaseSource, RejectReason, Urgency
+from cases.indicators import RATES
+from cases.models import Case, CaseAttachment, CaseEvent, Category, ExtensionRequest, ReturnVisit, TimeLimit
+from chengguan import clock
+from chengguan.api import (
+    BriefSerializer,
+    BriefUserSerializer,
+    RestrictedRelatedField,
+    RestrictedSlugRelatedField,
+    VersionedActionSerializer,
+)
+from chengguan.masking import mask_name, mask_phone
+from communities.models import Community, HandlingUnit
+
+User = get_user_model()
+
+CONTACT_PERMISSION = "cases.view_reporter_contact"
+
+
+def shows_reporter_contact(context: dict[str, Any]) -> bool:
+    """Whether the caller sees reporters' contact details in full; asked once per response."""
+    if "shows_reporter_contact" not in context:
+        request = context.get("request")
+        user = getattr(request, "user", None)
+        context["shows_reporter_contact"] = bool(user is not None and user.has_perm(CONTACT_PERMISSION))
+    return bool(context["shows_reporter_contact"])
+
+
+# --- reference data ----------------------------------------------------------
+
+
+class TimeLimitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TimeLimit
+        fields = ["urgency", "register_hours", "dispatch_hours", "handle_hours", "verify_hours"]
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    time_limits = TimeLimitSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Category
+        fields = [
+            "id",
+            "code",
+            "name",
+            "name_en",
+            "parent",
+            "kind",
+            "default_urgency",
+            "description",
+            "photo_required",
+            "contact_required",
+            "anonymous_allowed",
+            "public_reporting_closed",
+            "sort_order",
+            "is_active",
+            "time_limits",
+        ]
+
+
+# --- cases -------------------------------------------------------------------
+
+
+class CaseAttachmentSerializer(serializers.ModelSerializer):
+    case = serializers.CharField(source="case.number", read_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CaseAttachment
+        fields = ["id", "case", "event", "kind", "url", "width", "height", "size", "is_hidden", "created_at"]
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, attachment: CaseAttachment) -> str:
+        url = attachment.file.url
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request is not None else url
+
+
+class CaseEventSerializer(serializers.ModelSerializer):
+    case = serializers.CharField(source="case.number", read_only=True)
+    action_label = serializers.CharField(source="get_action_display", read_only=True)
+    actor = BriefUserSerializer(read_only=True, allow_null=True)
+    attachments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = CaseEvent
+        fields = [
+            "id",
+            "case",
+            "action",
+            "action_label",
+            "actor",
+            "from_status",
+            "to_status",
+            "note",
+            "data",
+            "is_public",
+            "created_at",
+            "attachments",
+        ]
+
+
+class ExtensionRequestSerializer(serializers.ModelSerializer):
+    requested_by = BriefUserSerializer(read_only=True)
+
+    class Meta:
+        model = ExtensionRequest
+        fields = ["id", "requested_by", "requested_due_at", "reason", "status", "created_at"]
+
+
+class CaseSerializer(serializers.ModelSerializer):
+    """A case in a list: what it is, where, who handles it, and its clock."""
+
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    category = BriefSerializer(read_only=True, allow_null=True)
+    district = BriefSerializer(read_only=True, allow_null=True)
+    community = BriefSerializer(read_only=True, allow_null=True)
+    grid_cell = BriefSerializer(read_only=True, allow_null=True)
+    handling_unit = BriefSerializer(read_only=True, allow_null=True)
+    assignee = BriefUserSerializer(read_only=True, allow_null=True)
+    merged_into = serializers.SlugRelatedField(slug_field="number", read_only=True, allow_null=True)
+    is_overdue = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "number",
+            "tracking_code",
+            "version",
+            "status",
+            "status_label",
+            "source",
+            "category",
+            "urgency",
+            "title",
+            "description",
+            "address",
+            "lat",
+            "lng",
+            "district",
+            "community",
+            "grid_cell",
+            "reporter_name",
+            "reporter_phone",
+            "is_anonymous",
+            "report_count",
+            "handling_unit",
+            "assignee",
+            "merged_into",
+            "reject_reason",
+            "closed_on_spot",
+            "false_report",
+            "escalation_level",
+            "deadline",
+            "due_at",
+            "is_overdue",
+            "reported_at",
+            "registered_at",
+            "dispatched_at",
+            "signed_at",
+            "resolved_at",
+            "closed_at",
+            "rejected_at",
+            "parked_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_is_overdue(self, case: Case) -> bool:
+        return case.is_overdue(self.context.setdefault("now", clock.now()))
+
+    def to_representation(self, instance: Case) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        if not shows_reporter_contact(self.context):
+            data["reporter_name"] = mask_name(instance.reporter_name)
+            data["reporter_phone"] = mask_phone(instance.reporter_phone)
+        return data
+
+
+class CaseDetailSerializer(CaseSerializer):
+    """A case with its history, photos and the extension request waiting for a decision."""
+
+    subject_officer = BriefUserSerializer(read_only=True, allow_null=True)
+    events = CaseEventSerializer(many=True, read_only=True)
+    attachments = CaseAttachmentSerializer(many=True, read_only=True)
+    pending_extension = serializers.SerializerMethodField()
+
+    class Meta(CaseSerializer.Meta):
+        fields = [
+            *CaseSerializer.Meta.fields,
+            "subject_officer",
+            "result",
+            "false_report_reason",
+            "handling_hours",
+            "parked_hours",
+            "return_count",
+            "rework_count",
+            "extension_count",
+            "reopen_count",
+            "escalated_at",
+            "pending_extension",
+            "events",
+            "attachments",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(ExtensionRequestSerializer(allow_null=True))
+    def get_pending_extension(self, case: Case) -> dict[str, Any] | None:
+        pending = getattr(case, "pending_extensions", None)
+        if not pending:
+            return None
+        return dict(ExtensionRequestSerializer(pending[0], context=self.context).data)
+
+
+class CaseOutcomeSerializer(serializers.Serializer):
+    """What an action returns when it took the case out of the caller's scope."""
+
+    number = serializers.CharField(read_only=True)
+    status = serializers.CharField(read_only=True)
+    version = serializers.IntegerField(read_only=True)
+
+
+class ReturnVisitSerializer(serializers.ModelSerializer):
+    case = serializers.CharField(source="case.number", read_only=True)
+    liaison = BriefUserSerializer(read_only=True, allow_null=True)
+    visited_by = BriefUserSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ReturnVisit
+        fields = [
+            "id",
+            "case",
+            "round",
+            "liaison",
+            "due_at",
+            "status",
+            "channel",
+            "satisfaction",
+            "comment",
+            "visited_at",
+            "visited_by",
+            "reopened",
+            "created_at",
+        ]
+
+
+# --- input: reporting and the workflow actions ---------------------------------
+
+
+def photo_list() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.FileField(),
+        required=False,
+        max_length=MAX_PHOTOS_PER_UPLOAD,
+        help_text=_("Photos (multipart upload); JPEG, PNG or WebP."),
+    )
+
+
+def category_field(**kwargs: Any) -> RestrictedSlugRelatedField:
+    return RestrictedSlugRelatedField(
+        slug_field="code",
+        queryset=Category.objects.filter(is_active=True),
+        help_text=_("Category code, e.g. 0102."),
+        **kwargs,
+    )
+
+
+class CaseReportSerializer(serializers.Serializer):
+    """A new report. Staff sources (hotlines, patrol, walk-in…) need `cases.add_case`."""
+
+    source = serializers.ChoiceField(choices=CaseSource.choices)
+    description = serializers.CharField(max_length=2000)
+    category = category_field(required=False, allow_null=True)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    title = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    address = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    lat = serializers.FloatField(required=False, allow_null=True, min_value=-90, max_value=90)
+    lng = serializers.FloatField(required=False, allow_null=True, min_value=-180, max_value=180)
+    community = RestrictedRelatedField(
+        queryset=Community.objects.all(), required=False, allow_null=True, help_text=_("Community id.")
+    )
+    reporter_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    reporter_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    is_anonymous = serializers.BooleanField(required=False, default=False)
+    photos = photo_list()
+
+
+class NoteSerializer(VersionedActionSerializer):
+    note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class RequiredNoteSerializer(VersionedActionSerializer):
+    note = serializers.CharField(max_length=1000)
+
+
+class ReasonSerializer(VersionedActionSerializer):
+    reason = serializers.CharField(max_length=1000)
+
+
+class RegisterSerializer(NoteSerializer):
+    category = category_field(required=False)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    community = RestrictedRelatedField(
+        queryset=Community.objects.all(), required=False, help_text=_("Community id.")
+    )
+
+
+class RejectSerializer(NoteSerializer):
+    reason = serializers.ChoiceField(choices=RejectReason.choices)
+
+
+class MergeSerializer(NoteSerializer):
+    master = RestrictedSlugRelatedField(
+        slug_field="number",
+        queryset=Case.objects.all(),
+        help_text=_("Number of the open case this report duplicates."),
+    )
+
+
+class DispatchSerializer(NoteSerializer):
+    handling_unit = RestrictedRelatedField(
+        queryset=HandlingUnit.objects.all(), required=False, allow_null=True, help_text=_("Handling unit id.")
+    )
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        help_text=_("Id of the officer (e.g. the community's liaison) who handles the case."),
+    )
+
+
+class SubmitResultSerializer(VersionedActionSerializer):
+    result = serializers.CharField(max_length=2000)
+    photos = photo_list()
+
+
+class RequestExtensionSerializer(VersionedActionSerializer):
+    requested_due_at = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=1000)
+
+
+class DecideExtensionSerializer(NoteSerializer):
+    approve = serializers.BooleanField()
+
+
+class VerifySerializer(NoteSerializer):
+    passed = serializers.BooleanField(help_text=_("True closes the case; false sends it back for rework."))
+
+
+# --- indicators ----------------------------------------------------------------
+
+GROUPS = ["handling_unit", "assignee", "community", "category", "source"]
+COUNTS = [
+    "reported",
+    "reported_non_duplicate",
+    "registered",
+    "registered_non_duplicate",
+    "due",
+    "closed",
+    "closed_on_time",
+    "closed_on_spot",
+    "reworked",
+    "extended",
+    "overdue",
+    "visited",
+    "satisfied",
+    "false_reports",
+]
+
+
+class IndicatorsQuerySerializer(serializers.Serializer):
+    period = serializers.RegexField(
+        r"^(19|20)\d{2}-(0[1-9]|1[0-2])$",
+        required=False,
+        help_text=_("The month, YYYY-MM; the current month when left out."),
+    )
+    group_by = serializers.ChoiceField(choices=GROUPS, required=False)
+
+
+class FiguresSerializer(serializers.Serializer):
+    """The DESIGN §6 figures (cases.indicators); rates are null without a denominator."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields: dict[str, serializers.Field] = {name: serializers.IntegerField() for name in COUNTS}
+        for name in [*RATES, "avg_handling_hours"]:
+            fields[name] = serializers.FloatField(allow_null=True)
+        return fields
+
+
+class IndicatorGroupSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_null=True, help_text=_("The id (or source code) of the group."))
+    label = serializers.CharField()
+    figures = FiguresSerializer()
+
+
+class IndicatorsSerializer(serializers.Serializer):
+    period = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    group_by = serializers.CharField(allow_null=True)
+    for_assessment = serializers.BooleanField(
+        help_text=_("True when cases marked false are left out (per handling unit or officer).")
+    )
+    totals = FiguresSerializer()
+    groups = IndicatorGroupSerializer(many=True)

@@ -1,0 +1,562 @@
+"""Case viewsets: reads through the gate, every workflow verb a POST action.
+
+Each action validates its input with a small serializer and calls exactly
+the service the staff pages call (cases.services), which checks the
+action's permission under a row lock; the response is the case as it is
+afterwards. `version` in the input is the version the client saw: a case
+changed in between fails with 409 `stale_object`.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from cases import services
+from cases.api import serializers as s
+from cases.choices import PUBLIC_SOURCES, CaseSource, ExtensionStatus
+from cases.filtersets import (
+    CaseApiFilterSet,
+    CaseAttachmentFilterSet,
+    CaseEventFilterSet,
+    CategoryFilterSet,
+    ReturnVisitFilterSet,
+)
+from cases.indicators import Period, indicators, indicators_by
+from cases.models import Case, CaseAttachment, CaseEvent, Category, ExtensionRequest, ReturnVisit
+from chengguan import clock
+from chengguan.api import ErrorSerializer, RestrictedQuerysetMixin, RestrictedReadOnlyViewSet
+from chengguan.errors import StaleObject, TransitionNotAllowed
+from chengguan.permissions import restrict
+from communities.models import Community, HandlingUnit
+
+User = get_user_model()
+
+AREA_BOUNDARIES = ("district__boundary", "community__boundary", "grid_cell__boundary")
+ERRORS = {
+    400: ErrorSerializer,
+    401: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+}
+AFTER_ACTION = OpenApiResponse(
+    s.CaseDetailSerializer,
+    description=(
+        "The case after the action. When the action took the case out of the caller's scope "
+        "(e.g. a handler returning it), only `number`, `status` and `version`."
+    ),
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List categories with their time limits"),
+    retrieve=extend_schema(summary="A category"),
+)
+class CategoryViewSet(RestrictedReadOnlyViewSet):
+    """Case categories (大类/小类) with the working hours allowed per stage and urgency."""
+
+    queryset = Category.objects.prefetch_related("time_limits")
+    serializer_class = s.CategorySerializer
+    filterset_class = CategoryFilterSet
+
+
+def with_history(cases: QuerySet[Case]) -> QuerySet[Case]:
+    """What the case detail shows besides the case: its events, photos and pending extension."""
+    return cases.select_related("subject_officer").prefetch_related(
+        Prefetch(
+            "events", queryset=CaseEvent.objects.select_related("actor").prefetch_related("attachments")
+        ),
+        "attachments",
+        Prefetch(
+            "extension_requests",
+            queryset=ExtensionRequest.objects.filter(status=ExtensionStatus.PENDING).select_related(
+                "requested_by"
+            ),
+            to_attr="pending_extensions",
+        ),
+    )
+
+
+def workflow_action(
+    serializer_class: type[Any],
+    summary: str,
+    service: Callable[..., Any],
+    *,
+    url_path: str | None = None,
+    note: str = "",
+) -> Callable[[Callable[..., Any]], Any]:
+    """A POST action on one case: its input serializer, the shared responses, and
+    the service's docstring (preconditions, side effects) as its documentation."""
+    description = inspect.cleandoc(service.__doc__ or "")
+    if note:
+        description = f"{description}\n\n{note}"
+
+    def decorate(method: Callable[..., Any]) -> Any:
+        # extend_schema must wrap the action, not the other way round.
+        routed = action(detail=True, methods=["post"], url_path=url_path)(method)
+        return extend_schema(
+            summary=summary,
+            description=description,
+            request=serializer_class,
+            responses={200: AFTER_ACTION, **ERRORS},
+        )(routed)
+
+    return decorate
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List cases", responses={200: s.CaseSerializer(many=True)}),
+    retrieve=extend_schema(summary="A case with its history and photos"),
+    create=extend_schema(
+        summary="Report a case",
+        description=(
+            "Files a new report (status `reported`) through the same service as the complaint "
+            "form and the intake desk. Sources other than `web` and `qr_code` need "
+            "`cases.add_case`. An `Idempotency-Key` header makes a retried request return the "
+            "case of the first one."
+        ),
+        request=s.CaseReportSerializer,
+        responses={201: s.CaseDetailSerializer, **ERRORS},
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+    ),
+)
+class CaseViewSet(
+    RestrictedQuerysetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Cases in the caller's scope, by case number; every workflow verb is a POST action.
+
+    Reporters' names and phone numbers are masked without `cases.view_reporter_contact`.
+    """
+
+    lookup_field = "number"
+    lookup_value_regex = "[^/]+"
+    queryset = Case.objects.select_related(
+        "category", "district", "community", "grid_cell", "handling_unit", "assignee", "merged_into"
+    ).defer(*AREA_BOUNDARIES)
+    serializer_class = s.CaseSerializer
+    filterset_class = CaseApiFilterSet
+
+    def get_queryset(self) -> QuerySet[Case]:
+        queryset = super().get_queryset()
+        return with_history(queryset) if self.action == "retrieve" else queryset
+
+    def get_serializer_class(self) -> Any:
+        return s.CaseSerializer if self.action == "list" else s.CaseDetailSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = s.CaseReportSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        case = services.case_report(
+            actor=request.user,
+            reporter=request.user if serializer.validated_data["source"] in PUBLIC_SOURCES else None,
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            **serializer.validated_data,
+        )
+        return self._case_response(case, status.HTTP_201_CREATED)
+
+    def _case_response(self, case: Case, code: int = status.HTTP_200_OK) -> Response:
+        """The case as the caller may now see it."""
+        visible = with_history(self.get_queryset()).filter(pk=case.pk).first()
+        if visible is None:
+            outcome = Case.objects.values("number", "status", "version").get(pk=case.pk)
+            return Response(s.CaseOutcomeSerializer(outcome).data, status=code)
+        return Response(
+            s.CaseDetailSerializer(visible, context=self.get_serializer_context()).data, status=code
+        )
+
+    def _act(
+        self,
+        request: Request,
+        serializer_class: type[Any],
+        perform: Callable[[Case, Any, dict[str, Any]], Any],
+    ) -> Response:
+        case = self.get_object()
+        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        perform(case, request.user, serializer.validated_data)
+        return self._case_response(case)
+
+    # --- intake -----------------------------------------------------------
+
+    @workflow_action(s.RegisterSerializer, "Register a report (立案)", services.case_register)
+    def register(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.RegisterSerializer,
+            lambda case, actor, data: services.case_register(
+                case=case,
+                actor=actor,
+                category=data.get("category"),
+                urgency=data.get("urgency"),
+                community=data.get("community"),
+                note=data["note"],
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(s.RejectSerializer, "Reject a report (不予受理)", services.case_reject)
+    def reject(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.RejectSerializer,
+            lambda case, actor, data: services.case_reject(
+                case=case,
+                actor=actor,
+                reason=data["reason"],
+                note=data["note"],
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(
+        s.MergeSerializer, "Merge a report into the open case it duplicates", services.case_merge_duplicate
+    )
+    def merge(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.MergeSerializer,
+            lambda case, actor, data: services.case_merge_duplicate(
+                case=case,
+                master=data["master"],
+                actor=actor,
+                note=data["note"],
+                expected_version=data.get("version"),
+            ),
+        )
+
+    # --- dispatch and handling ----------------------------------------------
+
+    # Not `dispatch`: that is the view's own entry point.
+    @workflow_action(
+        s.DispatchSerializer,
+        "Dispatch a case to a handling unit or an officer (派遣)",
+        services.case_dispatch,
+        url_path="dispatch",
+    )
+    def dispatch_case(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.DispatchSerializer,
+            lambda case, actor, data: services.case_dispatch(
+                case=case,
+                actor=actor,
+                handling_unit=data.get("handling_unit"),
+                assignee=data.get("assignee"),
+                note=data["note"],
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(
+        s.ReasonSerializer, "Return a case to the dispatchers (回退)", services.case_return, url_path="return"
+    )
+    def return_case(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.ReasonSerializer,
+            lambda case, actor, data: services.case_return(
+                case=case, actor=actor, reason=data["reason"], expected_version=data.get("version")
+            ),
+        )
+
+    @workflow_action(
+        s.NoteSerializer, "Sign for a dispatched case (签收)", services.case_sign_for, url_path="sign-for"
+    )
+    def sign_for(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.NoteSerializer,
+            lambda case, actor, data: services.case_sign_for(
+                case=case, actor=actor, note=data["note"], expected_version=data.get("version")
+            ),
+        )
+
+    @workflow_action(
+        s.SubmitResultSerializer,
+        "Submit the result of the work (处置反馈)",
+        services.case_submit_result,
+        url_path="submit-result",
+        note="Photos need a multipart request.",
+    )
+    def submit_result(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.SubmitResultSerializer,
+            lambda case, actor, data: services.case_submit_result(
+                case=case,
+                actor=actor,
+                result=data["result"],
+                photos=data.get("photos", []),
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(
+        s.RequestExtensionSerializer,
+        "Request more time (延期申请)",
+        services.case_request_extension,
+        url_path="request-extension",
+    )
+    def request_extension(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.RequestExtensionSerializer,
+            lambda case, actor, data: services.case_request_extension(
+                case=case,
+                actor=actor,
+                requested_due_at=_aware(data["requested_due_at"]),
+                reason=data["reason"],
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(
+        s.DecideExtensionSerializer,
+        "Approve or refuse the pending extension",
+        services.case_decide_extension,
+        url_path="decide-extension",
+    )
+    def decide_extension(self, request: Request, number: str | None = None) -> Response:
+        def perform(case: Case, actor: Any, data: dict[str, Any]) -> Any:
+            pending = case.extension_requests.filter(status=ExtensionStatus.PENDING).first()
+            if pending is None:
+                raise TransitionNotAllowed(
+                    _("No extension request of this case is waiting for a decision."),
+                    code="extension.none_pending",
+                )
+            return services.case_decide_extension(
+                request=pending,
+                actor=actor,
+                approve=data["approve"],
+                note=data["note"],
+                expected_version=data.get("version"),
+            )
+
+        return self._act(request, s.DecideExtensionSerializer, perform)
+
+    # --- parking, verification, supervision -----------------------------------
+
+    @workflow_action(s.ReasonSerializer, "Park a case (挂账); its clock stops", services.case_park)
+    def park(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.ReasonSerializer,
+            lambda case, actor, data: services.case_park(
+                case=case, actor=actor, reason=data["reason"], expected_version=data.get("version")
+            ),
+        )
+
+    @workflow_action(s.NoteSerializer, "Unpark a case", services.case_unpark)
+    def unpark(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.NoteSerializer,
+            lambda case, actor, data: services.case_unpark(
+                case=case, actor=actor, note=data["note"], expected_version=data.get("version")
+            ),
+        )
+
+    @workflow_action(
+        s.VerifySerializer, "Verify a result (核查): close or send back for rework", services.case_verify
+    )
+    def verify(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.VerifySerializer,
+            lambda case, actor, data: services.case_verify(
+                case=case,
+                actor=actor,
+                passed=data["passed"],
+                note=data["note"],
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(
+        s.RequiredNoteSerializer, "Escalate a case for supervision (督办)", services.case_escalate
+    )
+    def escalate(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.RequiredNoteSerializer,
+            lambda case, actor, data: services.case_escalate(
+                case=case, actor=actor, note=data["note"], expected_version=data.get("version")
+            ),
+        )
+
+    @workflow_action(s.ReasonSerializer, "Reopen a closed case", services.case_reopen)
+    def reopen(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.ReasonSerializer,
+            lambda case, actor, data: services.case_reopen(
+                case=case, actor=actor, reason=data["reason"], expected_version=data.get("version")
+            ),
+        )
+
+    @workflow_action(
+        s.SubmitResultSerializer,
+        "Close a patrol finding fixed on the spot (当场处置)",
+        services.case_close_on_spot,
+        url_path="close-on-spot",
+        note="Photos need a multipart request.",
+    )
+    def close_on_spot(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.SubmitResultSerializer,
+            lambda case, actor, data: services.case_close_on_spot(
+                case=case,
+                actor=actor,
+                result=data["result"],
+                photos=data.get("photos", []),
+                expected_version=data.get("version"),
+            ),
+        )
+
+    @workflow_action(
+        s.ReasonSerializer,
+        "Mark a closed or rejected case false or malicious",
+        services.case_mark_false,
+        url_path="mark-false",
+    )
+    def mark_false(self, request: Request, number: str | None = None) -> Response:
+        return self._act(
+            request,
+            s.ReasonSerializer,
+            lambda case, actor, data: services.case_mark_false(
+                case=_unchanged(case, data), actor=actor, reason=data["reason"]
+            ),
+        )
+
+
+def _unchanged(case: Case, data: dict[str, Any]) -> Case:
+    """For a service without `expected_version`: the case must still be the one the client saw."""
+    version = data.get("version")
+    if version is not None and version != case.version:
+        raise StaleObject()
+    return case
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List case events (the history of every case in scope)"),
+    retrieve=extend_schema(summary="A case event"),
+)
+class CaseEventViewSet(RestrictedReadOnlyViewSet):
+    """The append-only history of the cases in the caller's scope."""
+
+    queryset = CaseEvent.objects.select_related("case", "actor").prefetch_related("attachments")
+    serializer_class = s.CaseEventSerializer
+    filterset_class = CaseEventFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List case photos"), retrieve=extend_schema(summary="A case photo")
+)
+class CaseAttachmentViewSet(RestrictedReadOnlyViewSet):
+    """Photos of the cases in the caller's scope: before (the report) and after (the result)."""
+
+    queryset = CaseAttachment.objects.select_related("case")
+    serializer_class = s.CaseAttachmentSerializer
+    filterset_class = CaseAttachmentFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List return visits (回访)"), retrieve=extend_schema(summary="A return visit")
+)
+class ReturnVisitViewSet(RestrictedReadOnlyViewSet):
+    """Return visits (回访) to reporters after closure, of the cases in the caller's scope."""
+
+    queryset = ReturnVisit.objects.select_related("case", "liaison", "visited_by")
+    serializer_class = s.ReturnVisitSerializer
+    filterset_class = ReturnVisitFilterSet
+
+
+class SingleObjectSchema(AutoSchema):
+    """The indicators are one object, although the route is a collection's."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        return False
+
+
+class IndicatorViewSet(viewsets.ViewSet):
+    """The DESIGN §6 indicators (cases.indicators) over the cases the caller may see.
+
+    Grouped per handling unit or officer, cases marked false or malicious
+    are left out, as in their assessment.
+    """
+
+    serializer_class = s.IndicatorsSerializer
+    schema = SingleObjectSchema()
+
+    @extend_schema(
+        summary="Indicators for a month, in total and per group",
+        parameters=[s.IndicatorsQuerySerializer],
+        responses={200: s.IndicatorsSerializer, **ERRORS},
+    )
+    def list(self, request: Request) -> Response:
+        query = s.IndicatorsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        label = query.validated_data.get("period") or timezone.localtime(clock.now()).strftime("%Y-%m")
+        year, month = (int(part) for part in label.split("-"))
+        period = Period.month(year, month)
+        group_by = query.validated_data.get("group_by")
+        # Handling units and officers are assessed without reports marked false.
+        for_assessment = group_by in ("handling_unit", "assignee")
+        cases = restrict(Case.objects.all(), request.user, "view")
+        now = clock.now()
+        groups = []
+        if group_by:
+            rows = indicators_by(cases, period, group_by, for_assessment=for_assessment, now=now)
+            labels = _group_labels(group_by, list(rows))
+            groups = [
+                {"key": None if key is None else str(key), "label": labels.get(key, ""), "figures": figures}
+                for key, figures in rows.items()
+            ]
+        body = {
+            "period": label,
+            "start": period.start,
+            "end": period.end,
+            "group_by": group_by,
+            "for_assessment": for_assessment,
+            "totals": indicators(cases, period, for_assessment=for_assessment, now=now),
+            "groups": groups,
+        }
+        return Response(s.IndicatorsSerializer(body).data)
+
+
+def _group_labels(group_by: str, keys: list[Any]) -> dict[Any, str]:
+    ids = [key for key in keys if key is not None]
+    if group_by == "source":
+        return {key: str(CaseSource(key).label) for key in ids if key in CaseSource.values}
+    if group_by == "assignee":
+        return {user.pk: user.display_name for user in User.objects.filter(pk__in=ids)}
+    model: Any = {"handling_unit": HandlingUnit, "community": Community, "category": Category}[group_by]
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", "name"))

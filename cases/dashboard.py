@@ -1,0 +1,938 @@
+"""Reads behind the supervisor dashboard, the monthly assessment (月度考核) and
+the public statistics page.
+
+Every staff read starts at the gate (`restrict(..., user, "view")`) and counts
+in the database with the definitions of cases.indicators: nothing here loads
+cases into Python to count them, and each page runs the same number of
+queries whatever the number of cases.
+
+Every figure shown links to the case list (cases:list) filtered to the cases
+it counts: the dashboard's scope filters become CaseFilterSet parameters and
+the figure becomes `indicator=<key>&period_start=…&period_end=…`, which the
+case list turns back into the same filter (cases.indicators.cases_matching).
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import astuple, dataclass, field
+from datetime import date, timedelta
+from functools import cached_property
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce, TruncDate
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from cases.choices import CaseSource
+from cases.indicators import (
+    Period,
+    cases_matching,
+    combine,
+    composite_score,
+    indicator_rows,
+    indicators,
+    indicators_by,
+    patrol_completion,
+    patrol_completion_by,
+)
+from cases.models import AssessmentWeights, Case, Category, TwoWayRating
+from chengguan import clock
+from chengguan.permissions import restrict
+from communities.models import Community, District, GridCell, HandlingUnit, Street
+
+# A custom period longer than this would aggregate years of cases per request.
+MAX_CUSTOM_DAYS = 366
+ATTENTION_PER_PAGE = 10
+PREVIOUS_PERIOD_CACHE_SECONDS = 600
+GRID_CELL_PLACEHOLDER = "CELL"
+
+
+@contextmanager
+def analytic_reads() -> Iterator[None]:
+    """Run a page's aggregate reads without PostgreSQL's JIT compiler.
+
+    The planner's estimates for aggregates over a month of a large case table
+    pass `jit_above_cost`, and compiling them takes longer than running them:
+    measured at a million cases, 0.5 s of JIT against 0.1 s of work for one
+    query. SET LOCAL ends with the transaction.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        yield
+
+
+# --- periods --------------------------------------------------------------------
+
+
+def month_last_day(first: date) -> date:
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def previous_month(first: date) -> date:
+    return (first.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+@dataclass(frozen=True)
+class DashboardPeriod:
+    """The days shown (first..last, inclusive) and the period they are compared with."""
+
+    kind: str
+    first: date
+    last: date
+    previous_first: date
+    previous_last: date
+
+    @property
+    def period(self) -> Period:
+        return Period.days(self.first, self.last)
+
+    @property
+    def previous(self) -> Period:
+        return Period.days(self.previous_first, self.previous_last)
+
+    def days(self, until: date | None = None) -> list[date]:
+        """Every day of the period, up to `until` (today: the future has no cases)."""
+        last = min(self.last, until) if until else self.last
+        return [self.first + timedelta(days=n) for n in range((last - self.first).days + 1)]
+
+
+def dashboard_period(
+    kind: str = "month", first: date | None = None, last: date | None = None, *, today: date | None = None
+) -> DashboardPeriod:
+    """Today, this week (Monday to Sunday), this month, or custom days.
+
+    A month, or custom days that make up one calendar month, compare with
+    the previous calendar month; other periods with as many days just before.
+    """
+    today = today or timezone.localdate(clock.now())
+    if kind == "today":
+        first = last = today
+    elif kind == "week":
+        first = today - timedelta(days=today.weekday())
+        last = first + timedelta(days=6)
+    elif kind == "custom" and first and last:
+        first, last = min(first, last), max(first, last)
+    else:
+        kind = "month"
+        first = today.replace(day=1)
+        last = month_last_day(first)
+    if first.day == 1 and last == month_last_day(first):
+        previous_first = previous_month(first)
+        previous_last = month_last_day(previous_first)
+    else:
+        length = (last - first).days + 1
+        previous_last = first - timedelta(days=1)
+        previous_first = previous_last - timedelta(days=length - 1)
+    return DashboardPeriod(kind, first, last, previous_first, previous_last)
+
+
+# --- scope --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """The dashboard's scope filters, inside what the gate lets the user see."""
+
+    district: int | None = None
+    street: int | None = None
+    community: int | None = None
+    category: int | None = None
+    source: str = ""
+    unit: int | None = None
+    liaison: int | None = None
+
+    @property
+    def for_assessment(self) -> bool:
+        """Figures of a unit or a liaison leave out false reports (DESIGN §6)."""
+        return bool(self.unit or self.liaison)
+
+    def q(self) -> Q:
+        # The same lookups as the case list's filters (cases.filtersets).
+        q = Q()
+        if self.district:
+            q &= Q(district_id=self.district)
+        if self.street:
+            q &= Q(community__street_id=self.street)
+        if self.community:
+            q &= Q(community_id=self.community)
+        if self.category:
+            q &= Q(category_id=self.category) | Q(category__parent_id=self.category)
+        if self.source:
+            q &= Q(source=self.source)
+        if self.unit:
+            q &= Q(handling_unit_id=self.unit)
+        if self.liaison:
+            q &= Q(assignee_id=self.liaison)
+        return q
+
+    def list_params(self) -> dict[str, str]:
+        """The same filters as parameters of the case list (CaseFilterSet)."""
+        pairs = [
+            ("district", self.district),
+            ("street", self.street),
+            ("community", self.community),
+            ("category", self.category),
+            ("source", self.source),
+            ("handling_unit", self.unit),
+            ("assignee", self.liaison),
+        ]
+        return {name: str(value) for name, value in pairs if value}
+
+    def community_q(self) -> Q:
+        """The geographic filters only, for what belongs to a community (grid cells, patrols)."""
+        q = Q()
+        if self.district:
+            q &= Q(community__street__district_id=self.district)
+        if self.street:
+            q &= Q(community__street_id=self.street)
+        if self.community:
+            q &= Q(community_id=self.community)
+        return q
+
+
+def case_list_url(filters: DashboardFilters, key: str, first: date, last: date, **extra: Any) -> str:
+    """The case list filtered to the cases behind figure `key` for days first..last."""
+    params = filters.list_params()
+    params.update(indicator=key, period_start=first.isoformat(), period_end=last.isoformat())
+    if filters.for_assessment and key != "false_reports":
+        params["false_report"] = "false"
+    params.update({name: str(value) for name, value in extra.items()})
+    return f"{reverse('cases:list')}?{urlencode(params)}"
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the scope filters offer: only what the user can see."""
+
+    districts: list[tuple[int, str]]
+    streets: list[tuple[int, str]]
+    communities: list[tuple[int, str]]
+    categories: list[tuple[int, str]]
+    sources: list[tuple[str, str]]
+    units: list[tuple[int, str]]
+    liaisons: list[tuple[int, str]]
+
+
+def filter_choices(user: Any) -> FilterChoices:
+    from liaisons.models import LiaisonAssignment
+
+    def pairs(queryset: QuerySet[Any]) -> list[tuple[int, str]]:
+        return [(pk, name) for pk, name in queryset.values_list("pk", "name")]
+
+    liaisons: dict[int, str] = {}
+    assignments = restrict(LiaisonAssignment.objects.filter(ends_at__isnull=True), user).values_list(
+        "liaison_id", "liaison__name", "liaison__username"
+    )
+    for pk, name, username in assignments.order_by("liaison__name", "liaison_id"):
+        liaisons[pk] = name or username
+    categories = [
+        (c.pk, f"{c.parent.local_name} / {c.local_name}" if c.parent_id and c.parent else c.local_name)
+        for c in Category.objects.filter(is_active=True).select_related("parent").order_by("code")
+    ]
+    return FilterChoices(
+        districts=pairs(restrict(District.objects.filter(is_active=True), user).order_by("code")),
+        streets=pairs(restrict(Street.objects.filter(is_active=True), user).order_by("code")),
+        communities=pairs(restrict(Community.objects.filter(is_active=True), user).order_by("code")),
+        categories=categories,
+        sources=[(value, str(label)) for value, label in CaseSource.choices],
+        units=pairs(restrict(HandlingUnit.objects.filter(is_active=True), user).order_by("code")),
+        liaisons=list(liaisons.items()),
+    )
+
+
+# --- tiles ----------------------------------------------------------------------
+
+# (figure, label, kind, numerator, denominator, higher is better)
+TILE_SPECS: list[tuple[str, Any, str, str | None, str | None, bool | None]] = [
+    ("reported", _("Reported"), "count", None, None, None),
+    ("registered", _("Registered"), "count", None, None, None),
+    (
+        "registration_rate",
+        _("Registration rate"),
+        "rate",
+        "registered_non_duplicate",
+        "reported_non_duplicate",
+        None,
+    ),
+    ("due", _("Due for closure"), "count", None, None, None),
+    ("closure_rate", _("Closure rate"), "rate", "closed", "due", True),
+    ("on_time_rate", _("On-time closure rate"), "rate", "closed_on_time", "due", True),
+    ("rework_rate", _("Rework rate"), "rate", "reworked", "closed", False),
+    ("extension_rate", _("Extension rate"), "rate", "extended", "registered", False),
+    ("overdue", _("Overdue now"), "count", None, None, False),
+    ("visit_rate", _("Return-visit rate"), "rate", "visited", "closed", True),
+    ("satisfaction_rate", _("Satisfaction rate"), "rate", "satisfied", "visited", True),
+    ("avg_handling_hours", _("Average handling time"), "hours", None, None, False),
+    ("patrol_rate", _("Patrol completion"), "rate", "done", "planned", True),
+    ("score", _("Composite score"), "score", None, None, True),
+    ("false_reports", _("False or malicious reports"), "count", None, None, None),
+]
+
+
+@dataclass
+class Tile:
+    key: str
+    label: Any
+    kind: str
+    value: Any
+    previous: Any
+    better: bool | None
+    url: str = ""
+    numerator: int | None = None
+    denominator: int | None = None
+    numerator_key: str | None = None
+    denominator_key: str | None = None
+    denominator_url: str = ""
+    # Counts link to the cases counted, rates to their numerator.
+    link_key: str | None = None
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None or self.key == "overdue":
+            return None
+        if self.kind == "count":
+            return (self.value - self.previous) / self.previous if self.previous else None
+        return float(self.value) - float(self.previous)
+
+    @property
+    def trend(self) -> str:
+        """ "good", "bad" or "" for the colour of the change."""
+        change = self.change
+        if not change or self.better is None:
+            return ""
+        return "good" if (change > 0) == self.better else "bad"
+
+
+# --- the dashboard --------------------------------------------------------------
+
+
+class Dashboard:
+    """The dashboard for one user, scope and period; each part is computed once, when used."""
+
+    def __init__(self, user: Any, filters: DashboardFilters, period: DashboardPeriod) -> None:
+        self.user = user
+        self.filters = filters
+        self.dperiod = period
+        self.now = clock.now()
+
+    # The cases in scope; for a unit or a liaison without the false reports
+    # (indicators() leaves them out itself and still counts them apart).
+    @cached_property
+    def scoped(self) -> QuerySet[Case]:
+        return restrict(Case.objects.all(), self.user, "view").filter(self.filters.q())
+
+    @cached_property
+    def counted(self) -> QuerySet[Case]:
+        return self.scoped.filter(false_report=False) if self.filters.for_assessment else self.scoped
+
+    @cached_property
+    def list_base(self) -> str:
+        return reverse("cases:list")
+
+    def url(self, key: str, first: date | None = None, last: date | None = None, **extra: Any) -> str:
+        return case_list_url(
+            self.filters,
+            key,
+            first or self.dperiod.first,
+            last or self.dperiod.last,
+            base=self.list_base,
+            **extra,
+        )
+
+    # --- figures ---
+
+    @cached_property
+    def rows(self) -> list[dict[str, Any]]:
+        """This period's figures per street office and grid cell: the tiles, the street and map charts."""
+        return indicator_rows(
+            self.scoped,
+            self.dperiod.period,
+            ("community__street", "grid_cell"),
+            for_assessment=self.filters.for_assessment,
+            now=self.now,
+            visits_by=(),  # the charts by street and cell do not show visits
+        )
+
+    @cached_property
+    def figures(self) -> dict[str, Any]:
+        figures = combine(self.rows)
+        figures.update(self.patrols(self.dperiod.period))
+        return figures
+
+    @cached_property
+    def previous_figures(self) -> dict[str, Any]:
+        """The previous period's figures, for the change of each tile.
+
+        That period is over, so they are cached for a few minutes (per user,
+        scope and period); the current period's figures are always live.
+        Only `overdue` depends on now, and its tile shows no change.
+        """
+        key = "dashboard:previous:" + ":".join(
+            str(part)
+            for part in (
+                self.user.pk,
+                self.dperiod.previous_first,
+                self.dperiod.previous_last,
+                *astuple(self.filters),
+            )
+        )
+        figures = cache.get(key)
+        if figures is None:
+            figures = indicators(
+                self.scoped, self.dperiod.previous, for_assessment=self.filters.for_assessment, now=self.now
+            )
+            figures.update(self.patrols(self.dperiod.previous))
+            cache.set(key, figures, PREVIOUS_PERIOD_CACHE_SECONDS)
+        return figures
+
+    @cached_property
+    def weights(self) -> dict[str, int]:
+        return AssessmentWeights.current().as_dict()
+
+    def patrols(self, period: Period) -> dict[str, Any]:
+        from liaisons.models import ScheduledPatrol
+
+        slots = restrict(ScheduledPatrol.objects.all(), self.user, "view").filter(self.filters.community_q())
+        if self.filters.liaison:
+            slots = slots.filter(
+                community__assignments__liaison_id=self.filters.liaison,
+                community__assignments__ends_at__isnull=True,
+            )
+        return patrol_completion(slots, period)
+
+    @cached_property
+    def tiles(self) -> list[Tile]:
+        now, before = self.figures, self.previous_figures
+        now["score"] = composite_score(now, self.weights)
+        before["score"] = composite_score(before, self.weights)
+        tiles = []
+        for key, label, kind, numerator, denominator, better in TILE_SPECS:
+            tile = Tile(key, label, kind, now.get(key), before.get(key), better)
+            if kind == "rate":
+                tile.numerator, tile.denominator = now.get(numerator or ""), now.get(denominator or "")
+                tile.numerator_key, tile.denominator_key = numerator, denominator
+            if key == "patrol_rate":
+                pass  # patrols are not cases
+            elif key == "score":
+                tile.url = reverse("dashboard:assessment")
+            elif kind == "count":
+                tile.link_key = key
+            elif kind == "hours":
+                tile.link_key = "closed"
+            else:
+                tile.link_key = numerator
+                tile.denominator_url = self.url(denominator or "")
+            if tile.link_key:
+                tile.url = self.url(tile.link_key)
+            tiles.append(tile)
+        return tiles
+
+    # --- charts ---
+
+    @cached_property
+    def reported(self) -> list[tuple[Any, Any, str, int]]:
+        """Cases reported in the period per (day, category, source): the trend, category and source charts.
+
+        Categories are the main ones, or the subcategories of the category
+        chosen; cases without a category have none.
+        """
+        group = F("category_id") if self.filters.category else Coalesce("category__parent_id", "category_id")
+        rows = (
+            self.counted.filter(self.dperiod.period.q("reported_at"))
+            .order_by()
+            .annotate(day=TruncDate("reported_at"), group=group)
+            .values("day", "group", "source")
+            .annotate(n=Count("pk"))
+            .values_list("day", "group", "source", "n")
+        )
+        return list(rows)
+
+    @cached_property
+    def trend(self) -> list[dict[str, Any]]:
+        """Reported and closed per day."""
+        reported: dict[date, int] = {}
+        for day, _group, _source, n in self.reported:
+            reported[day] = reported.get(day, 0) + n
+        closed = dict(
+            cases_matching(self.counted, "closed", self.dperiod.period, now=self.now)
+            .order_by()
+            .annotate(day=TruncDate("closed_at"))
+            .values("day")
+            .annotate(n=Count("pk"))
+            .values_list("day", "n")
+        )
+        today = timezone.localdate(self.now)
+        return [
+            {
+                "day": day,
+                "reported": reported.get(day, 0),
+                "closed": closed.get(day, 0),
+                "reported_url": self.url("reported", day, day),
+                "closed_url": self.url("closed", day, day),
+            }
+            for day in self.dperiod.days(until=max(today, self.dperiod.first))
+        ]
+
+    @cached_property
+    def categories(self) -> list[dict[str, Any]]:
+        """Reported per category, most first."""
+        counts: dict[int, int] = {}
+        for _day, group, _source, n in self.reported:
+            if group is not None:
+                counts[group] = counts.get(group, 0) + n
+        names = {c.pk: c.local_name for c in Category.objects.filter(pk__in=list(counts))}
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], names.get(item[0], "")))
+        return [
+            {"id": pk, "name": names.get(pk, "?"), "count": n, "url": self.url("reported", category=pk)}
+            for pk, n in ranked
+        ]
+
+    @cached_property
+    def sources(self) -> list[dict[str, Any]]:
+        labels = dict(CaseSource.choices)
+        counts: dict[str, int] = {}
+        for _day, _group, source, n in self.reported:
+            counts[source] = counts.get(source, 0) + n
+        return [
+            {
+                "source": source,
+                "name": str(labels.get(source, source)),
+                "count": n,
+                "url": self.url("reported", source=source),
+            }
+            for source, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+        ]
+
+    @cached_property
+    def streets(self) -> list[dict[str, Any]]:
+        """On-time closure rate (closed on time ÷ due) per street office, best first."""
+        counts: dict[int, dict[str, int]] = {}
+        for row in self.rows:
+            if row["community__street"] is not None:
+                street = counts.setdefault(row["community__street"], {"due": 0, "closed_on_time": 0})
+                street["due"] += row["due"]
+                street["closed_on_time"] += row["closed_on_time"]
+        names = dict(Street.objects.filter(pk__in=list(counts)).values_list("pk", "name"))
+        result: list[dict[str, Any]] = [
+            {
+                "id": pk,
+                "name": names.get(pk, "?"),
+                "due": row["due"],
+                "closed_on_time": row["closed_on_time"],
+                "rate": row["closed_on_time"] / row["due"],
+                "url": self.url("closed_on_time", street=pk),
+                "due_url": self.url("due", street=pk),
+            }
+            for pk, row in counts.items()
+            if row["due"]
+        ]
+        result.sort(key=lambda r: (-r["rate"], -r["due"], r["name"]))
+        return result
+
+    @cached_property
+    def grid_cells(self) -> list[dict[str, Any]]:
+        """Cases reported per grid cell in scope (every cell, with or without cases)."""
+        counts: dict[int, int] = {}
+        for row in self.rows:
+            if row["grid_cell"] is not None:
+                counts[row["grid_cell"]] = counts.get(row["grid_cell"], 0) + row["reported"]
+        cells = (
+            restrict(GridCell.objects.filter(is_active=True), self.user)
+            .filter(self.filters.community_q())
+            .select_related("community")
+            .only("pk", "code", "name", "boundary", "community__name")
+            .order_by("code")
+        )
+        # Hundreds of cells share one link but for the id (`grid_cell_url`).
+        template = self.grid_cell_url
+        return [
+            {
+                "id": cell.pk,
+                "code": cell.code,
+                "name": cell.name,
+                "community": cell.community.name,
+                "count": counts.get(cell.pk, 0),
+                "boundary": cell.boundary,
+                "url": template.replace(f"grid_cell={GRID_CELL_PLACEHOLDER}", f"grid_cell={cell.pk}"),
+            }
+            for cell in cells
+        ]
+
+    @cached_property
+    def grid_cell_url(self) -> str:
+        """The drill-down of a grid cell, with GRID_CELL_PLACEHOLDER for its id."""
+        return self.url("reported", grid_cell=GRID_CELL_PLACEHOLDER)
+
+    def geojson(self) -> dict[str, Any]:
+        return {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": cell["boundary"],
+                    "properties": {k: v for k, v in cell.items() if k != "boundary"},
+                }
+                for cell in self.grid_cells
+                if cell["boundary"]
+            ],
+        }
+
+    @cached_property
+    def attention(self) -> QuerySet[Case, int]:
+        """Open cases past their deadline or escalated, the most overdue first, as ids.
+
+        The page is sorted on the narrow rows and its cases loaded after
+        (`attention_cases`): sorting thousands of joined rows to show twenty
+        costs more than the second query.
+        """
+        return (
+            cases_matching(self.counted, "attention", self.dperiod.period, now=self.now)
+            .order_by(F("deadline").asc(nulls_last=True), "-escalation_level", "pk")
+            .values_list("pk", flat=True)
+        )
+
+    def attention_cases(self, ids: Any) -> list[Case]:
+        ids = list(ids)
+        cases = Case.objects.filter(pk__in=ids).select_related(
+            "category", "category__parent", "community", "handling_unit", "assignee"
+        )
+        by_pk = {case.pk: case for case in cases}
+        return [by_pk[pk] for pk in ids if pk in by_pk]
+
+    def chart_data(self) -> dict[str, Any]:
+        """Everything the charts draw, for json_script."""
+        return {
+            "trend": [{**row, "day": row["day"].isoformat()} for row in self.trend],
+            "categories": self.categories,
+            "sources": self.sources,
+            "streets": self.streets,
+        }
+
+
+# --- CSV of each chart --------------------------------------------------------
+
+
+def chart_rows(dashboard: Dashboard, chart: str) -> tuple[list[Any], list[list[Any]]]:
+    """The header and rows of one chart's numbers, as the CSV download offers them."""
+    if chart == "indicators":
+        header = [_("indicator"), _("value"), _("previous period"), _("numerator"), _("denominator")]
+        return header, [[t.key, t.value, t.previous, t.numerator, t.denominator] for t in dashboard.tiles]
+    if chart == "trend":
+        return [_("day"), _("reported"), _("closed")], [
+            [r["day"].isoformat(), r["reported"], r["closed"]] for r in dashboard.trend
+        ]
+    if chart == "categories":
+        return [_("category"), _("reported")], [[r["name"], r["count"]] for r in dashboard.categories]
+    if chart == "sources":
+        return [_("source"), _("reported")], [[r["name"], r["count"]] for r in dashboard.sources]
+    if chart == "streets":
+        return [_("street office"), _("due"), _("closed on time"), _("on-time rate")], [
+            [r["name"], r["due"], r["closed_on_time"], round(r["rate"], 4)] for r in dashboard.streets
+        ]
+    if chart == "grid_cells":
+        return [_("grid cell code"), _("grid cell"), _("community"), _("reported")], [
+            [r["code"], r["name"], r["community"], r["count"]] for r in dashboard.grid_cells
+        ]
+    raise KeyError(chart)
+
+
+CHARTS = ("indicators", "trend", "categories", "sources", "streets", "grid_cells")
+
+
+# --- monthly assessment -------------------------------------------------------
+
+
+@dataclass
+class AssessmentRow:
+    key: int
+    name: str
+    figures: dict[str, Any]
+    score: float | None
+    previous_score: float | None
+    rank: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def change(self) -> float | None:
+        if self.score is None or self.previous_score is None:
+            return None
+        return round(self.score - self.previous_score, 2)
+
+
+def _rank(rows: list[AssessmentRow]) -> list[AssessmentRow]:
+    """Best score first; equal scores share a rank; no score, no rank (listed last)."""
+    rows.sort(key=lambda r: (r.score is None, -(r.score or 0), r.name))
+    rank = 0
+    previous: float | None = None
+    for position, row in enumerate(rows, start=1):
+        if row.score is None:
+            continue
+        if row.score != previous:
+            rank, previous = position, row.score
+        row.rank = rank
+    return rows
+
+
+class Assessment:
+    """The monthly assessment of handling units and liaisons for one user's scope."""
+
+    def __init__(self, user: Any, first: date) -> None:
+        self.user = user
+        self.first = first.replace(day=1)
+        self.last = month_last_day(self.first)
+        self.previous_first = previous_month(self.first)
+        self.period = Period.days(self.first, self.last)
+        self.previous_period = Period.days(self.previous_first, month_last_day(self.previous_first))
+        self.now = clock.now()
+
+    @cached_property
+    def cases(self) -> QuerySet[Case]:
+        return restrict(Case.objects.all(), self.user, "view")
+
+    @cached_property
+    def weights(self) -> dict[str, int]:
+        return AssessmentWeights.current().as_dict()
+
+    @property
+    def weight_rows(self) -> list[tuple[Any, int]]:
+        return [(weight_label(key), weight) for key, weight in self.weights.items() if weight]
+
+    def links(self, filters: DashboardFilters) -> dict[str, str]:
+        """The case list behind each figure of one unit's or liaison's row (false reports left out)."""
+        return {key: case_list_url(filters, key, self.first, self.last) for key in ASSESSMENT_LINKS}
+
+    @cached_property
+    def _rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """This month's and last month's figures per (unit, officer): one query each for both rankings."""
+        group = ("handling_unit", "assignee")
+        return (
+            indicator_rows(self.cases, self.period, group, for_assessment=True, now=self.now),
+            indicator_rows(self.cases, self.previous_period, group, for_assessment=True, now=self.now),
+        )
+
+    def _figures(self, group_by: str) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        def by(rows: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
+            groups: dict[Any, list[dict[str, Any]]] = {}
+            for row in rows:
+                if row[group_by] is not None:
+                    groups.setdefault(row[group_by], []).append(row)
+            return {key: combine(group) for key, group in groups.items()}
+
+        now, before = self._rows
+        return by(now), by(before)
+
+    @cached_property
+    def units(self) -> list[AssessmentRow]:
+        now, before = self._figures("handling_unit")
+        units = restrict(HandlingUnit.objects.all(), self.user).filter(
+            Q(is_active=True) | Q(pk__in=list(now))
+        )
+        rows = []
+        for pk, name in units.values_list("pk", "name"):
+            figures = now.get(pk, {})
+            rows.append(
+                AssessmentRow(
+                    key=pk,
+                    name=name,
+                    figures=figures,
+                    score=composite_score(figures, self.weights) if figures else None,
+                    previous_score=composite_score(before[pk], self.weights) if pk in before else None,
+                    extra={"links": self.links(DashboardFilters(unit=pk))},
+                )
+            )
+        return _rank(rows)
+
+    @cached_property
+    def ratings(self) -> dict[tuple[date, int], dict[str, Any]]:
+        """Average rating of each liaison by their communities, this month and the last."""
+        rows = (
+            TwoWayRating.objects.filter(
+                month__in=[self.first, self.previous_first],
+                direction=TwoWayRating.Direction.OF_LIAISON,
+                community__in=restrict(Community.objects.all(), self.user).values("pk"),
+            )
+            .values("month", "liaison")
+            .annotate(average=Avg("score"), n=Count("pk"))
+        )
+        return {(r["month"], r["liaison"]): {"average": r["average"], "n": r["n"]} for r in rows}
+
+    def _liaison_patrols(self, period: Period) -> dict[Any, dict[str, Any]]:
+        from liaisons.choices import AssignmentRole
+        from liaisons.models import LiaisonAssignment, ScheduledPatrol
+
+        # A patrol slot belongs to the community's responsible liaison on its last day.
+        holder = (
+            LiaisonAssignment.objects.filter(
+                community_id=OuterRef("community_id"),
+                role=AssignmentRole.RESPONSIBLE,
+                starts_at__date__lte=OuterRef("window_end"),
+            )
+            .filter(Q(ends_at__isnull=True) | Q(ends_at__date__gte=OuterRef("window_end")))
+            .order_by("-starts_at")
+            .values("liaison_id")[:1]
+        )
+        slots = restrict(ScheduledPatrol.objects.all(), self.user).annotate(liaison=Subquery(holder))
+        return patrol_completion_by(slots, period, "liaison")
+
+    @cached_property
+    def liaisons(self) -> list[AssessmentRow]:
+        from chengguan.models import User
+        from liaisons.models import LiaisonAssignment
+
+        now, before = self._figures("assignee")
+        patrols = self._liaison_patrols(self.period)
+        previous_patrols = self._liaison_patrols(self.previous_period)
+        posted = restrict(LiaisonAssignment.objects.filter(ends_at__isnull=True), self.user).values(
+            "liaison_id"
+        )
+        keys = set(now) | {k for k in patrols if k is not None}
+        people = User.objects.filter(Q(pk__in=list(keys)) | Q(pk__in=posted)).values_list(
+            "pk", "name", "username"
+        )
+        rows = []
+        for pk, name, username in people:
+            figures = dict(now.get(pk, {}))
+            previous = dict(before.get(pk, {}))
+            figures.update(patrols.get(pk, {}))
+            previous.update(previous_patrols.get(pk, {}))
+            rating = self.ratings.get((self.first, pk))
+            previous_rating = self.ratings.get((self.previous_first, pk))
+            if rating:
+                figures["community_rating"] = float(rating["average"]) / 5
+            if previous_rating:
+                previous["community_rating"] = float(previous_rating["average"]) / 5
+            rows.append(
+                AssessmentRow(
+                    key=pk,
+                    name=name or username,
+                    figures=figures,
+                    score=composite_score(figures, self.weights) if "due" in figures else None,
+                    previous_score=composite_score(previous, self.weights) if "due" in previous else None,
+                    extra={
+                        "links": self.links(DashboardFilters(liaison=pk)),
+                        "rating": rating["average"] if rating else None,
+                        "rating_count": rating["n"] if rating else 0,
+                    },
+                )
+            )
+        return _rank(rows)
+
+    @cached_property
+    def two_way(self) -> list[dict[str, Any]]:
+        """The month's two-way ratings per community: of the liaison, and of the community's cooperation."""
+        ratings = (
+            TwoWayRating.objects.filter(
+                month=self.first, community__in=restrict(Community.objects.all(), self.user).values("pk")
+            )
+            .select_related("community", "liaison", "rater")
+            .order_by("community__code", "direction")
+        )
+        communities: dict[int, dict[str, Any]] = {}
+        for rating in ratings:
+            row = communities.setdefault(
+                rating.community_id, {"community": rating.community, "of_liaison": None, "of_community": None}
+            )
+            row[rating.direction] = rating
+        return list(communities.values())
+
+    @cached_property
+    def cooperation_average(self) -> float | None:
+        scores = [row["of_community"].score for row in self.two_way if row["of_community"]]
+        return sum(scores) / len(scores) if scores else None
+
+
+def weight_label(key: str) -> str:
+    return AssessmentWeights.label(key)
+
+
+ASSESSMENT_LINKS = (
+    "due",
+    "closed",
+    "closed_on_time",
+    "reworked",
+    "visited",
+    "satisfied",
+    "overdue",
+    "false_reports",
+)
+
+ASSESSMENT_COLUMNS: list[tuple[str, Any]] = [
+    ("due", _("Due")),
+    ("closed", _("Closed")),
+    ("closed_on_time", _("Closed on time")),
+    ("on_time_rate", _("On-time rate")),
+    ("closure_rate", _("Closure rate")),
+    ("rework_rate", _("Rework rate")),
+    ("satisfaction_rate", _("Satisfaction rate")),
+    ("avg_handling_hours", _("Average handling hours")),
+    ("overdue", _("Overdue now")),
+    ("false_reports", _("False reports (left out)")),
+]
+LIAISON_COLUMNS: list[tuple[str, Any]] = [
+    ("patrol_rate", _("Patrol completion")),
+    ("community_rating", _("Rating by the community")),
+]
+
+
+def assessment_table(assessment: Assessment, kind: str) -> tuple[list[Any], list[list[Any]]]:
+    """Header and rows of one ranking as exported (XLSX and CSV): plain values, rates as fractions."""
+    rows = assessment.units if kind == "units" else assessment.liaisons
+    columns = ASSESSMENT_COLUMNS + (LIAISON_COLUMNS if kind == "liaisons" else [])
+    header = [
+        _("Rank"),
+        _("Handling unit") if kind == "units" else _("Liaison"),
+        _("Composite score"),
+        _("Last month"),
+        _("Change"),
+        *[label for _key, label in columns],
+    ]
+    body = []
+    for row in rows:
+        values = []
+        for key, _label in columns:
+            value = row.figures.get(key)
+            if key == "community_rating":
+                value = row.extra.get("rating")
+            values.append(round(float(value), 4) if isinstance(value, float) else value)
+        if kind == "liaisons" and values[-1] is not None:
+            values[-1] = round(float(values[-1]), 2)
+        body.append([row.rank, row.name, row.score, row.previous_score, row.change, *values])
+    return header, body
+
+
+# --- public statistics --------------------------------------------------------
+
+PUBLIC_DAYS = 30
+
+
+def public_community_stats(*, days: int = PUBLIC_DAYS) -> list[dict[str, Any]]:
+    """Per active community, the last `days` days: reported, closed, on-time and satisfaction rates.
+
+    The same figures as the community page (cases.selectors.community_public_stats),
+    for all communities in one aggregate; conduct complaints are left out.
+    """
+    now = clock.now()
+    figures = indicators_by(
+        Case.objects.filter(subject_officer__isnull=True),
+        Period(now - timedelta(days=days), now),
+        "community",
+        now=now,
+    )
+    communities = (
+        Community.objects.filter(is_active=True)
+        .select_related("street", "street__district")
+        .only("pk", "code", "name", "street__name", "street__district__name")
+        .order_by("street__district__code", "street__code", "code")
+    )
+    return [{"community": community, **figures.get(community.pk, {})} for community in communities]

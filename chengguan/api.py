@@ -1,0 +1,134 @@
+"""Shared pieces of the REST API (/api/v1/): the gate-first viewset, references
+to other objects that stay inside the caller's scope, the error shape and
+the `version` field of workflow actions.
+
+Every viewset starts from `restrict(queryset, request.user, "view")`, so an
+object outside the caller's scope is simply not found (404), exactly as on
+the staff pages. Writes go through the services, which check the action's
+permission again under a row lock.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.settings import api_settings
+
+from chengguan.permissions import restrict
+
+
+class RestrictedQuerysetMixin:
+    """`queryset` narrowed by the permission gate before anything else happens."""
+
+    queryset: QuerySet[Any]
+    request: Any
+    gate_action = "view"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()  # type: ignore[misc]
+        return restrict(queryset, self.request.user, self.gate_action)
+
+
+class RestrictedReadOnlyViewSet(RestrictedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
+    """List and detail of one model, through the gate."""
+
+
+class RestrictedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference by id that only accepts objects the caller may see.
+
+    An id outside the caller's scope is reported like one that does not
+    exist, so the field reveals nothing about other areas.
+    """
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        return restrict(queryset, getattr(request, "user", None), "view")
+
+
+class RestrictedSlugRelatedField(serializers.SlugRelatedField):
+    """A reference by a natural key (a code, a case number), through the gate."""
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        return restrict(queryset, getattr(request, "user", None), "view")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error response (chengguan.api_errors)."""
+
+    code = serializers.CharField(
+        help_text=_("Stable machine-readable code, e.g. case.transition_not_allowed.")
+    )
+    message = serializers.CharField(help_text=_("Human-readable message in the request's language."))
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=_("Messages per input field; empty when the error is not about one field."),
+    )
+
+
+class BriefSerializer(serializers.Serializer):
+    """`{id, code, name}`: how one object names another in responses."""
+
+    id = serializers.IntegerField(read_only=True)
+    code = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+
+
+class BriefUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    name = serializers.CharField(source="display_name", read_only=True)
+
+
+class VersionedActionSerializer(serializers.Serializer):
+    """Input of a workflow action: `version` is the case version the client saw.
+
+    With it, the action fails with 409 `stale_object` when someone changed
+    the case in between; without it, the action applies to the current case.
+    """
+
+    version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=_("The case version the client last saw; a newer case makes the action fail with 409."),
+    )
+
+
+@extend_schema(summary="Obtain the API token of an account (username and password)")
+class ObtainTokenView(ObtainAuthToken):
+    """DRF's token view, throttled like every other endpoint: it is where passwords are guessed."""
+
+    throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+
+
+# Bounds Django's integer fields get from the database backend (SQLite's are
+# 64-bit, PostgreSQL's smaller): left out, so the schema is the same on both.
+DATABASE_INTEGER_BOUNDS = frozenset({2**15 - 1, 2**31 - 1, 2**63 - 1, -(2**15), -(2**31), -(2**63)})
+
+
+def drop_database_integer_bounds(result: Any, generator: Any, request: Any, public: bool) -> Any:
+    """drf-spectacular postprocessing hook: remove backend-dependent integer bounds."""
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "integer" and node.get("maximum") in DATABASE_INTEGER_BOUNDS:
+                del node["maximum"]
+                if node.get("minimum") in DATABASE_INTEGER_BOUNDS:
+                    del node["minimum"]
+                if node.get("format") == "int64":
+                    del node["format"]
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result
