@@ -391,13 +391,6 @@ class CaseEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_action_display()} · {self.created_at:%Y-%m-%d %H:%M}"
 
-    @property
-    def public_note(self) -> str:
-        """The note as the reporter may read it: empty for staff-only notes."""
-        from cases.choices import PUBLIC_NOTE_ACTIONS
-
-        return self.note if self.is_public and self.action in PUBLIC_NOTE_ACTIONS else ""
-
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         if self.pk is not None:
             raise RuntimeError("Case events are append-only.")
@@ -405,6 +398,13 @@ class CaseEvent(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise RuntimeError("Case events are append-only.")
+
+    @property
+    def public_note(self) -> str:
+        """The note as the reporter may read it: empty for staff-only notes."""
+        from cases.choices import PUBLIC_NOTE_ACTIONS
+
+        return self.note if self.is_public and self.action in PUBLIC_NOTE_ACTIONS else ""
 
 
 def attachment_path(instance: CaseAttachment, filename: str) -> str:
