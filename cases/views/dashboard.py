@@ -97,13 +97,19 @@ def index(request: HttpRequest) -> HttpResponse:
             "query": query,
             "strings": {
                 "lang": request.LANGUAGE_CODE,  # type: ignore[attr-defined]
-                "reported": _("Reported"),
+                "reported": _("Reports received"),
                 "closed": _("Closed"),
-                "onTime": _("On-time rate"),
                 "cases": _("cases"),
             },
         },
     )
+
+
+def _cell(value: Any) -> Any:
+    """A value as a spreadsheet cell: text that a spreadsheet would run as a formula stays text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
 
 
 def _csv_response(filename: str, header: list[Any], rows: list[list[Any]]) -> HttpResponse:
@@ -113,7 +119,7 @@ def _csv_response(filename: str, header: list[Any], rows: list[list[Any]]) -> Ht
     writer = csv.writer(buffer)
     writer.writerow([str(cell) for cell in header])
     for row in rows:
-        writer.writerow(["" if cell is None else cell for cell in row])
+        writer.writerow(["" if cell is None else _cell(cell) for cell in row])
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -176,7 +182,7 @@ def _xlsx(report: reads.Assessment) -> bytes:
         for cell in sheet[2]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append(row)
+            sheet.append([_cell(cell) for cell in row])
         sheet.freeze_panes = "C3"
         sheet.column_dimensions["B"].width = 24
     ratings = book.create_sheet(_("Two-way ratings")[:31])
@@ -194,12 +200,12 @@ def _xlsx(report: reads.Assessment) -> bytes:
         of_liaison, of_community = entry["of_liaison"], entry["of_community"]
         ratings.append(
             [
-                entry["community"].name,
+                _cell(entry["community"].name),
                 of_liaison.score if of_liaison else None,
-                of_liaison.liaison.display_name if of_liaison else "",
-                of_liaison.comment if of_liaison else "",
+                _cell(of_liaison.liaison.display_name if of_liaison else ""),
+                _cell(of_liaison.comment if of_liaison else ""),
                 of_community.score if of_community else None,
-                of_community.comment if of_community else "",
+                _cell(of_community.comment if of_community else ""),
             ]
         )
     weights = book.create_sheet(_("Weights")[:31])
@@ -224,7 +230,7 @@ def assessment_export(request: HttpRequest, fmt: str) -> HttpResponse:
     if fmt == "csv":
         # One table: units and liaisons one after the other, the liaisons' extra columns empty for units.
         header, _rows = reads.assessment_table(report, "liaisons")
-        header = [_("Kind"), header[0], _("Name"), *header[2:]]
+        header = [_("Kind"), header[0], _("Unit or liaison"), *header[2:]]
         rows: list[list[Any]] = []
         for kind, label in [("units", _("Handling unit")), ("liaisons", _("Liaison"))]:
             _header, kind_rows = reads.assessment_table(report, kind)

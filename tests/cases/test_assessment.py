@@ -170,9 +170,25 @@ def test_the_csv_export(client, month, supervisor):
         )
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
-    assert rows[0][:4] == ["Kind", "Rank", "Name", "Composite score"]
+    assert rows[0][:4] == ["Kind", "Rank", "Unit or liaison", "Composite score"]
     assert len({len(row) for row in rows}) == 1
     assert [row[2] for row in rows[1:3]] == [month["u2"].name, month["u1"].name]
+
+
+def test_exported_names_never_run_as_formulas(client, month, supervisor):
+    month["u1"].name = '=HYPERLINK("http://evil.example")'
+    month["u1"].save()
+    client.force_login(supervisor)
+
+    with frozen_at(NOW):
+        xlsx = client.get(reverse("dashboard:assessment_export", args=["xlsx"]) + "?month=2026-11")
+        text = client.get(reverse("dashboard:assessment_export", args=["csv"]) + "?month=2026-11")
+
+    names = [
+        row[1] for row in load_workbook(io.BytesIO(xlsx.content)).worksheets[0].iter_rows(values_only=True)
+    ]
+    assert '\'=HYPERLINK("http://evil.example")' in names
+    assert "\"'=HYPERLINK" in text.content.decode("utf-8-sig")
 
 
 def test_an_unknown_export_format_is_not_found(client, supervisor):
@@ -306,7 +322,7 @@ def test_the_rating_page(client, community, community_staff, liaison):
 
     assert client.get(RATE).status_code == 200
     response = client.post(RATE, data)
-    again = client.post(RATE, data)
+    again = client.post(RATE, data, HTTP_ACCEPT_LANGUAGE="en")
 
     assert response.status_code == 302
     assert TwoWayRating.objects.get().comment == "很负责"

@@ -493,7 +493,8 @@ class Command(BaseCommand):
                     f"{label:<26} {kind:<5} p50 {statistics.median(timings):7.1f} ms   p95 {p95:7.1f} ms   "
                     f"max {timings[-1]:7.1f} ms   {len(queries)} queries"
                 )
-            self.stdout.write(f"    {sum(took for took, _sql in queries.log):.1f} ms of SQL in one request; the slowest:")
+            sql_ms = sum(took for took, _sql in queries.log)
+            self.stdout.write(f"    {sql_ms:.1f} ms of SQL in one request; the slowest:")
             for took, sql in sorted(queries.log, reverse=True)[:4]:
                 self.stdout.write(f"    {took:6.1f} ms  {sql[:150]}")
 
