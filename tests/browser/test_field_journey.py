@@ -197,7 +197,8 @@ def test_a_patrol_sent_offline_is_kept_and_sent_once_back_online(world, new_page
     page.wait_for_url(PATROL_PAGE, timeout=40_000)
     patrol = PatrolLog.objects.get()
     assert patrol.client_uuid == uuid and patrol.findings.get().description == "垃圾桶满溢"
-    assert page.evaluate("() => localStorage.length") == 0
+    # The draft is dropped once the server has the patrol (asynchronously).
+    page.wait_for_function("() => localStorage.length === 0", timeout=10_000)
     screenshot(page, "02-sent-when-online")
 
 
