@@ -7,7 +7,13 @@ An action is shown to a user exactly when three things hold:
 * the transition table: the case's status has the action's move in
   `cases.choices.TRANSITIONS` (or, for the actions that do not change the
   status, the status is one where the service allows them);
-* the extra guard, e.g. an extension can be decided only while one is pending.
+* the extra guard, e.g. an extension (or parking) can be decided only while
+  a request is pending, a photo hidden only while one is still shown.
+
+Parking (挂账) goes through a request: the dispatcher (registered cases) or
+the handler asks, a supervisor approves or refuses (DESIGN §1: supervisors
+approve parking). Moderation (correcting the wording, category or place,
+hiding photos) is the intake role's, i.e. operators and supervisors.
 
 Each action posts one small form and calls exactly one service. Registering,
 rejecting and merging reports are the intake desk's (cases.views.intake).
@@ -16,7 +22,7 @@ rejecting and merging reports are the intake desk's (cases.views.intake).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.functional import Promise
@@ -26,6 +32,7 @@ from cases import services
 from cases.choices import (
     ESCALATABLE_STATUSES,
     EXTENSION_STATUSES,
+    PARKING_STATUSES,
     TRANSITIONS,
     CaseAction,
     CaseStatus,
@@ -34,12 +41,20 @@ from cases.choices import (
 from cases.forms.desk import (
     CaseActionForm,
     DecideExtensionForm,
+    DecideParkingForm,
     DispatchForm,
+    HidePhotoForm,
+    ModerateTextForm,
     OptionalNoteForm,
+    PublicNoteForm,
     ReasonForm,
+    RecategoriseForm,
     RequestExtensionForm,
+    RequestParkingForm,
     RequiredNoteForm,
     SubmitResultForm,
+    pending_parking_of,
+    visible_photos,
 )
 from cases.models import Case, ExtensionRequest
 from cases.selectors import cases_for
@@ -66,6 +81,12 @@ class DeskAction:
     statuses: frozenset[CaseStatus] = frozenset()
     # True: only while an extension request is pending; False: only while none is.
     needs_pending_extension: bool | None = None
+    # True: only while a parking request is pending; False: only while none is.
+    needs_pending_parking: bool | None = None
+    # A gate per status, where who may act depends on it (e.g. asking to park).
+    gate_by_status: dict[str, str] | None = field(default=None, compare=False)
+    # Any further condition on the case, e.g. it still has a photo shown.
+    guard: Callable[[Case], bool] | None = None
     style: str = "secondary"
     # One button, no fields to fill in.
     quick: bool = False
@@ -76,12 +97,23 @@ class DeskAction:
             return self.transition in TRANSITIONS.get(CaseStatus(status), {})
         return status in self.statuses
 
+    def gate_for(self, status: str) -> str:
+        if self.gate_by_status is not None:
+            return self.gate_by_status.get(status, self.gate)
+        return self.gate
+
     def is_available(self, user: Any, case: Case, pending: ExtensionRequest | None) -> bool:
         if not self.allowed_in(case.status):
             return False
         if self.needs_pending_extension is not None and self.needs_pending_extension != (pending is not None):
             return False
-        return can(user, self.gate, case)
+        if not can(user, self.gate_for(case.status), case):
+            return False
+        if self.needs_pending_parking is not None and self.needs_pending_parking != (
+            pending_parking_of(case) is not None
+        ):
+            return False
+        return self.guard is None or self.guard(case)
 
     def form(self, user: Any, case: Case, pending: ExtensionRequest | None, **kwargs: Any) -> CaseActionForm:
         return self.form_class(case=case, user=user, pending=pending, action=self.slug, **kwargs)
@@ -101,6 +133,37 @@ def _dispatch(case: Case, actor: Any, form: Any) -> Any:
         note=data["note"],
         expected_version=_version(form),
     )
+
+
+def _decide_parking(case: Case, actor: Any, form: Any) -> Any:
+    data = form.cleaned_data
+    return services.case_decide_parking(
+        request=form.parking,
+        actor=actor,
+        approve=data["decision"] == DecideParkingForm.APPROVE,
+        note=data["note"],
+        expected_version=_version(form),
+    )
+
+
+def _recategorise(case: Case, actor: Any, form: Any) -> Any:
+    data = form.cleaned_data
+    return services.case_recategorise(
+        case=case,
+        actor=actor,
+        reason=data["reason"],
+        category=data["category"],
+        community=data["community"],
+        address=data["address"],
+        expected_version=_version(form),
+    )
+
+
+def _has_visible_photo(case: Case) -> bool:
+    return visible_photos(case).exists()
+
+
+ALL_STATUSES = frozenset(CaseStatus)
 
 
 def _decide_extension(case: Case, actor: Any, form: Any) -> Any:
@@ -160,7 +223,7 @@ ACTIONS: dict[str, DeskAction] = {
             label=_("Pass and close"),
             gate="verify",
             transition=CaseAction.CLOSE,
-            form_class=OptionalNoteForm,
+            form_class=PublicNoteForm,
             perform=lambda case, actor, form: services.case_verify(
                 case=case,
                 actor=actor,
@@ -238,16 +301,34 @@ ACTIONS: dict[str, DeskAction] = {
             hint=_("When the case is not yours to handle or was dispatched wrongly."),
         ),
         DeskAction(
-            slug="park",
-            label=_("Park"),
+            slug="decide-parking",
+            label=_("Decide the parking request"),
             gate="supervise",
-            transition=CaseAction.PARK,
-            form_class=ReasonForm,
-            perform=lambda case, actor, form: services.case_park(
-                case=case, actor=actor, reason=form.cleaned_data["reason"], expected_version=_version(form)
+            statuses=PARKING_STATUSES,
+            needs_pending_parking=True,
+            form_class=DecideParkingForm,
+            perform=_decide_parking,
+            done=_("Parking request of case %(number)s decided."),
+            style="primary",
+            hint=_("Approving parks the case (挂账) and stops its deadline until it is unparked."),
+        ),
+        DeskAction(
+            slug="request-park",
+            label=_("Request parking"),
+            gate="handle",
+            gate_by_status={CaseStatus.REGISTERED: "dispatch"},
+            statuses=PARKING_STATUSES,
+            needs_pending_parking=False,
+            form_class=RequestParkingForm,
+            perform=lambda case, actor, form: services.case_request_parking(
+                case=case,
+                actor=actor,
+                reason=form.cleaned_data["reason"],
+                resume_on=form.cleaned_data["resume_on"],
+                expected_version=_version(form),
             ),
-            done=_("Case %(number)s parked; its clock is stopped."),
-            hint=_("For a case that cannot be handled for now (挂账). Its deadline stops while parked."),
+            done=_("Parking of case %(number)s requested; a supervisor will decide."),
+            hint=_("For a case that cannot be handled for now (挂账); its deadline runs until approval."),
         ),
         DeskAction(
             slug="escalate",
@@ -273,6 +354,60 @@ ACTIONS: dict[str, DeskAction] = {
             ),
             done=_("Case %(number)s reopened and sent back to its handler."),
             hint=_("E.g. after an unsatisfied return visit."),
+        ),
+        DeskAction(
+            slug="mark-false",
+            label=_("Mark as a false or malicious report"),
+            gate="supervise",
+            statuses=frozenset({CaseStatus.CLOSED, CaseStatus.REJECTED}),
+            guard=lambda case: not case.false_report,
+            form_class=ReasonForm,
+            perform=lambda case, actor, form: services.case_mark_false(
+                case=case, actor=actor, reason=form.cleaned_data["reason"]
+            ),
+            done=_("Case %(number)s marked as a false or malicious report; it leaves the assessment."),
+            style="danger",
+            hint=_("不实/恶意投诉: left out of its unit's and liaison's assessment and counted apart."),
+        ),
+        DeskAction(
+            slug="moderate-text",
+            label=_("Correct the wording"),
+            gate="moderate",
+            statuses=ALL_STATUSES,
+            form_class=ModerateTextForm,
+            perform=lambda case, actor, form: services.case_moderate_text(
+                case=case,
+                actor=actor,
+                description=form.cleaned_data["description"],
+                title=form.cleaned_data["title"],
+                reason=form.cleaned_data["reason"],
+                expected_version=_version(form),
+            ),
+            done=_("The wording of case %(number)s was corrected; the original stays in its history."),
+            hint=_("The public pages show the corrected text; staff keep the original."),
+        ),
+        DeskAction(
+            slug="recategorise",
+            label=_("Correct category or place"),
+            gate="moderate",
+            statuses=ALL_STATUSES,
+            form_class=RecategoriseForm,
+            perform=_recategorise,
+            done=_("Category or place of case %(number)s corrected."),
+        ),
+        DeskAction(
+            slug="hide-photo",
+            label=_("Hide a photo"),
+            gate="moderate",
+            statuses=ALL_STATUSES,
+            guard=_has_visible_photo,
+            form_class=HidePhotoForm,
+            perform=lambda case, actor, form: services.case_attachment_hide(
+                attachment=form.cleaned_data["attachment"], actor=actor, reason=form.cleaned_data["reason"]
+            ),
+            done=_("The photo of case %(number)s is hidden from the public."),
+            style="danger",
+            hint=_("For photos showing faces, number plates or private places. Staff still see it."),
         ),
     ]
 }

@@ -7,25 +7,30 @@ its history but never add, change or delete one.
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cases.models import (
+    ApiCallLog,
     AssessmentWeights,
     Case,
     CaseAttachment,
     CaseEvent,
     CaseFeedback,
     Category,
+    CommunityCaseSettings,
     CoReporter,
     ExtensionRequest,
+    HotlinePush,
     Open311Client,
+    ReplyTemplate,
     TimeLimit,
     TwoWayRating,
 )
+from chengguan import clock
 from chengguan.admin import ReadOnlyAdminMixin
 from chengguan.masking import mask_name, mask_phone
 from chengguan.permissions import restrict
@@ -130,7 +135,7 @@ class CaseEventInline(CaseHistoryInline):
 
 class CaseAttachmentInline(CaseHistoryInline):
     model = CaseAttachment
-    fields = ("thumbnail", "kind", "event", "uploaded_by", "created_at", "size", "is_hidden")
+    fields = ("thumbnail", "kind", "event", "uploaded_by", "created_at", "size", "is_hidden", "hidden_reason")
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CaseAttachment]:
@@ -140,9 +145,13 @@ class CaseAttachmentInline(CaseHistoryInline):
     def thumbnail(self, obj: CaseAttachment) -> str:
         if not obj.file:
             return "—"
+        from django.urls import reverse
+
+        # A hidden photo has no public URL; staff reach it through the gate.
+        url = reverse("cases:photo", args=[obj.case.number, obj.pk]) if obj.is_hidden else obj.file.url
         return format_html(
             '<a href="{0}" target="_blank" rel="noopener"><img class="admin-thumb" src="{0}" alt=""></a>',
-            obj.file.url,
+            url,
         )
 
 
@@ -321,10 +330,109 @@ class TwoWayRatingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Open311Client)
 class Open311ClientAdmin(admin.ModelAdmin):
-    """API keys of the Open311 endpoint's machine clients; deactivate to revoke."""
+    """API keys of the machine clients (Open311 and the REST API); revoke to stop a key at once.
 
-    list_display = ["name", "source", "jurisdiction_id", "account", "is_active", "created_at"]
-    list_filter = ["source", "is_active"]
-    search_fields = ["name", "jurisdiction_id"]
+    The key is shown once, in the message after the client is added or a new
+    key issued; only its digest and first characters are stored.
+    """
+
+    list_display = [
+        "name",
+        "key_prefix",
+        "source",
+        "account",
+        "can_write",
+        "is_active",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["source", "is_active", "can_write", "push_kind"]
+    search_fields = ["name", "jurisdiction_id", "key_prefix"]
     raw_id_fields = ["account"]
-    readonly_fields = ["created_at"]
+    filter_horizontal = ["districts", "communities"]
+    readonly_fields = ["key_prefix", "last_used_at", "revoked_at", "created_at"]
+    actions = ["revoke_keys", "issue_new_keys"]
+
+    def save_model(self, request: HttpRequest, obj: Open311Client, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            self._show_key_once(request, obj)
+
+    def _show_key_once(self, request: HttpRequest, client: Open311Client) -> None:
+        self.message_user(
+            request,
+            format_html(
+                str(_("API key of {}: <code>{}</code> — copy it now, it will not be shown again.")),
+                client.name,
+                client.api_key or "",
+            ),
+            messages.WARNING,
+        )
+
+    @admin.action(description=_("Revoke the keys of the selected clients"))
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[Open311Client]) -> None:
+        revoked = queryset.filter(revoked_at__isnull=True).update(revoked_at=clock.now())
+        self.message_user(request, _("%(count)d key(s) revoked.") % {"count": revoked}, messages.SUCCESS)
+
+    @admin.action(description=_("Issue new keys to the selected clients (the old ones stop working)"))
+    def issue_new_keys(self, request: HttpRequest, queryset: QuerySet[Open311Client]) -> None:
+        for client in queryset:
+            client.issue_key()
+            client.revoked_at = None
+            client.save(update_fields=["key_prefix", "key_digest", "revoked_at"])
+            self._show_key_once(request, client)
+
+
+@admin.register(ApiCallLog)
+class ApiCallLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Calls made with API keys; written by chengguan.api_keys, pruned by a beat job."""
+
+    list_display = ["at", "client", "method", "path", "status", "duration_ms", "remote_addr"]
+    list_filter = ["method", "status", "client"]
+    search_fields = ["path", "remote_addr"]
+    list_select_related = ["client"]
+    date_hierarchy = "at"
+    show_full_result_count = False
+
+
+@admin.register(HotlinePush)
+class HotlinePushAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The outbox of pushes to the 12345 platform (cases.hotline); operators retry on /desk/hotline/."""
+
+    list_display = [
+        "created_at",
+        "case",
+        "client",
+        "action",
+        "case_status",
+        "status",
+        "attempts",
+        "response_code",
+    ]
+    list_filter = ["status", "client", "case_status"]
+    search_fields = ["case__number"]
+    list_select_related = ["case", "client"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ReplyTemplate)
+class ReplyTemplateAdmin(admin.ModelAdmin):
+    """Ready phrases (常用语) offered on the case desk's note and reply fields."""
+
+    list_display = ("title", "purpose", "category", "is_active", "sort_order")
+    list_editable = ("is_active", "sort_order")
+    list_filter = ("purpose", "is_active", ("category", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("title", "body")
+    autocomplete_fields = ("category",)
+    list_select_related = ("category", "category__parent")
+
+
+@admin.register(CommunityCaseSettings)
+class CommunityCaseSettingsAdmin(admin.ModelAdmin):
+    list_display = ("community", "liaison_verifies")
+    list_editable = ("liaison_verifies",)
+    list_filter = ("liaison_verifies",)
+    search_fields = ("community__name", "community__code")
+    autocomplete_fields = ("community",)
+    list_select_related = ("community",)

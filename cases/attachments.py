@@ -8,9 +8,11 @@ applied, which also drops metadata such as the GPS position of the phone.
 import io
 import uuid
 import warnings
+from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -71,3 +73,51 @@ def normalise_image(upload: UploadedFile) -> ContentFile:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise not_an_image from None
     return ContentFile(out.getvalue(), name=f"{uuid.uuid4().hex}.{ALLOWED_FORMATS[fmt]}")
+
+
+# --- hidden photos ----------------------------------------------------------------
+#
+# Uploaded files are public: whoever knows a media URL can fetch it (the web
+# server or the object store serves MEDIA_URL without asking Django). A photo
+# hidden by moderation therefore moves out of the media storage into a
+# private one that has no URL at all; staff read it through a view that
+# passes the permission gate (cases.views.staff.photo).
+
+
+def private_storage() -> Storage:
+    """The storage for hidden photos: STORAGES["private"] when configured
+    (e.g. a private bucket), else the directory PRIVATE_MEDIA_ROOT (default
+    var/private), which is never served."""
+    from django.core.files.storage import FileSystemStorage, InvalidStorageError, storages
+
+    try:
+        return storages["private"]
+    except InvalidStorageError:
+        location = getattr(settings, "PRIVATE_MEDIA_ROOT", None) or str(settings.VAR_DIR / "private")
+        return FileSystemStorage(location=location, base_url=None)
+
+
+def move_to_private(attachment: Any) -> None:
+    """Copy a hidden photo's file to private storage under the same name.
+
+    The public copy is deleted when the surrounding transaction commits, so
+    a rollback leaves the photo where it was (and only a stray private copy).
+    """
+    from django.db import transaction
+
+    name = attachment.file.name
+    public = attachment.file.storage
+    if not name or not public.exists(name):
+        return
+    private = private_storage()
+    if private.exists(name):
+        private.delete(name)
+    with public.open(name, "rb") as source:
+        private.save(name, source)
+    transaction.on_commit(lambda: public.delete(name))
+
+
+def open_attachment(attachment: Any) -> Any:
+    """The file of a photo, from wherever it lives now (private when hidden)."""
+    storage = private_storage() if attachment.is_hidden else attachment.file.storage
+    return storage.open(attachment.file.name, "rb")

@@ -72,6 +72,13 @@ class CaseAction(models.TextChoices):
     MARKED_FALSE = "marked_false", _("Marked as a false or malicious report")
     ATTACHMENT_ADDED = "attachment_added", _("Photo added")
     NOTE = "note", _("Note")
+    # Parking (挂账) is asked for and decided; the approval is the `park` move.
+    PARKING_REQUESTED = "parking_requested", _("Parking requested")
+    PARKING_REFUSED = "parking_refused", _("Parking refused")
+    # Moderation: staff correct what the public sees; the event keeps the original.
+    TEXT_MODERATED = "text_moderated", _("Wording corrected by staff")
+    ATTACHMENT_HIDDEN = "attachment_hidden", _("Photo hidden from the public")
+    RECATEGORISED = "recategorised", _("Category or place corrected")
 
 
 S, A = CaseStatus, CaseAction
@@ -146,6 +153,22 @@ class ExtensionStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+class ParkingRequestStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    APPROVED = "approved", _("Approved")
+    REFUSED = "refused", _("Refused")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# Parking is asked for while the case waits for dispatch or is with its handler.
+PARKING_STATUSES = frozenset({CaseStatus.REGISTERED, CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS})
+
+
+class ReplyPurpose(models.TextChoices):
+    INTERNAL = "internal", _("Internal note")
+    PUBLIC = "public", _("Reply to the resident")
+
+
 class VisitStatus(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     DONE = "done", _("Done")
@@ -156,3 +179,18 @@ class VisitChannel(models.TextChoices):
     PHONE = "phone", _("Phone call")
     VISIT = "visit", _("Home visit")
     WEB = "web", _("Reporter's own rating online")
+
+
+class PushKind(models.TextChoices):
+    """How status changes of a client's cases are pushed back to it (cases.hotline)."""
+
+    NONE = "none", _("No push")
+    GEOREPORT = "georeport", _("GeoReport v2 style (form POST)")
+    WEBHOOK = "webhook", _("JSON webhook")
+
+
+class PushStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    SENT = "sent", _("Sent and acknowledged")
+    FAILED = "failed", _("Failed, will retry")
+    DEAD = "dead", _("Gave up")

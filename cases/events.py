@@ -8,7 +8,16 @@ from datetime import datetime
 from typing import Any
 
 from cases.choices import CaseAction, CaseStatus
-from cases.models import Case, CaseEvent, CaseFeedback, CoReporter, ExtensionRequest, ReturnVisit
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    CaseFeedback,
+    CoReporter,
+    ExtensionRequest,
+    ParkingRequest,
+    ReturnVisit,
+)
 from chengguan import clock
 
 # Events the reporter sees on the public tracking page.
@@ -42,7 +51,25 @@ def _create(
     from_status: str = "",
     to_status: str = "",
 ) -> CaseEvent:
-    event = CaseEvent(
+    event = _build(
+        case, action, actor=actor, note=note, data=data, from_status=from_status, to_status=to_status
+    )
+    event.save()
+    return event
+
+
+def _build(
+    case: Case,
+    action: CaseAction,
+    *,
+    actor: Any,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+    from_status: str = "",
+    to_status: str = "",
+) -> CaseEvent:
+    """An unsaved event, for the constructors and for batches written with bulk_create."""
+    return CaseEvent(
         case=case,
         action=action,
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -53,8 +80,6 @@ def _create(
         is_public=action in PUBLIC_ACTIONS,
         created_at=clock.now(),
     )
-    event.save()
-    return event
 
 
 def status_changed(
@@ -112,7 +137,14 @@ def extension_decided(
 
 
 def escalated(case: Case, *, actor: Any, note: str, automatic: bool) -> CaseEvent:
-    return _create(
+    event = escalated_unsaved(case, actor=actor, note=note, automatic=automatic)
+    event.save()
+    return event
+
+
+def escalated_unsaved(case: Case, *, actor: Any, note: str, automatic: bool) -> CaseEvent:
+    """The `escalate` event, not yet written: the overdue job bulk-creates a batch of them."""
+    return _build(
         case,
         CaseAction.ESCALATE,
         actor=actor,
@@ -172,3 +204,48 @@ def rated(case: Case, *, feedback: CaseFeedback, actor: Any) -> CaseEvent:
         note=feedback.comment,
         data={"satisfaction": feedback.satisfaction},
     )
+
+
+def parking_requested(case: Case, *, request: ParkingRequest, actor: Any) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.PARKING_REQUESTED,
+        actor=actor,
+        note=request.reason,
+        data={
+            "request": request.pk,
+            "resume_on": request.resume_on.isoformat() if request.resume_on else None,
+        },
+    )
+
+
+def parking_refused(case: Case, *, request: ParkingRequest, actor: Any) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.PARKING_REFUSED,
+        actor=actor,
+        note=request.decision_note,
+        data={"request": request.pk},
+    )
+
+
+# Moderation events keep the original values ("changes": {field: [old, new]});
+# they are staff-only, so the public never sees what was corrected away.
+
+
+def text_moderated(case: Case, *, actor: Any, reason: str, changes: dict[str, list[str]]) -> CaseEvent:
+    return _create(case, CaseAction.TEXT_MODERATED, actor=actor, note=reason, data={"changes": changes})
+
+
+def attachment_hidden(case: Case, *, actor: Any, attachment: CaseAttachment) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.ATTACHMENT_HIDDEN,
+        actor=actor,
+        note=attachment.hidden_reason,
+        data={"attachment": attachment.pk, "kind": attachment.kind},
+    )
+
+
+def recategorised(case: Case, *, actor: Any, reason: str, changes: dict[str, list[str]]) -> CaseEvent:
+    return _create(case, CaseAction.RECATEGORISED, actor=actor, note=reason, data={"changes": changes})

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -14,7 +15,11 @@ from cases.choices import (
     CaseStatus,
     CategoryKind,
     ExtensionStatus,
+    ParkingRequestStatus,
+    PushKind,
+    PushStatus,
     RejectReason,
+    ReplyPurpose,
     Satisfaction,
     Urgency,
     VisitChannel,
@@ -159,6 +164,16 @@ class Case(models.Model):
         _("status"), max_length=16, choices=CaseStatus.choices, default=CaseStatus.REPORTED
     )
     source = models.CharField(_("source"), max_length=16, choices=CaseSource.choices)
+    # The platform that posted it (Open311); its status changes are pushed back there.
+    open311_client = models.ForeignKey(
+        "cases.Open311Client",
+        verbose_name=_("received from"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
     category = models.ForeignKey(
         Category,
         verbose_name=_("category"),
@@ -195,6 +210,15 @@ class Case(models.Model):
     grid_cell = models.ForeignKey(
         "communities.GridCell",
         verbose_name=_("grid cell"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="cases",
+    )
+    # The facility whose QR service code (城市服务码) the report came through.
+    facility = models.ForeignKey(
+        "communities.Facility",
+        verbose_name=_("facility"),
         null=True,
         blank=True,
         on_delete=models.PROTECT,
@@ -309,6 +333,9 @@ class Case(models.Model):
     # The deadline that the last automatic escalation was for: escalating is
     # idempotent per deadline.
     escalated_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+    # The deadline the handler was last reminded of (cases.jobs.remind_deadlines):
+    # one reminder per deadline, again after an extension moves it.
+    reminded_deadline = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -325,6 +352,10 @@ class Case(models.Model):
             ("reopen_case", _("Reopen closed cases")),
             ("view_conduct_complaint", _("See complaints about officers' conduct")),
             ("view_reporter_contact", _("See reporters' names and phone numbers")),
+            (
+                "verify_community_case",
+                _("Verify resolved cases of one's community where its liaison verifies"),
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "deadline"]),
@@ -443,6 +474,18 @@ class CaseAttachment(models.Model):
         related_name="+",
     )
     is_hidden = models.BooleanField(_("hidden from the public"), default=False)
+    # Moderation (cases.services.case_attachment_hide): a hidden photo's file
+    # moves to private storage (cases.attachments.private_storage).
+    hidden_reason = models.TextField(_("why it is hidden"), blank=True)
+    hidden_at = models.DateTimeField(_("hidden at"), null=True, blank=True)
+    hidden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("hidden by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("uploaded at"))
 
     class Meta:
@@ -610,6 +653,105 @@ class ExtensionRequest(models.Model):
         return f"{self.case} → {self.requested_due_at:%Y-%m-%d}"
 
 
+class ParkingRequest(models.Model):
+    """A request to park a case (挂账), decided by a supervisor.
+
+    Asked for by the dispatcher (registered cases) or the handler (cases
+    with their handler); approval parks the case and stops its clock.
+    """
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="parking_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("reason"))
+    resume_on = models.DateField(_("expected to resume on"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ParkingRequestStatus.choices, default=ParkingRequestStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("decided by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decision_note = models.TextField(_("decision note"), blank=True)
+    created_at = models.DateTimeField(_("requested at"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("parking request")
+        verbose_name_plural = _("parking requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case"],
+                condition=models.Q(status="pending"),
+                name="one_pending_parking_per_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case} ({self.get_status_display()})"
+
+
+class CommunityCaseSettings(models.Model):
+    """Casework settings of one community (kept on the cases side)."""
+
+    community = models.OneToOneField(
+        "communities.Community",
+        verbose_name=_("community"),
+        on_delete=models.CASCADE,
+        related_name="case_settings",
+    )
+    liaison_verifies = models.BooleanField(
+        _("its liaison verifies results"),
+        default=False,
+        help_text=_(
+            "The community's responsible liaison may verify resolved cases (pass or rework), "
+            "besides the supervisors; not the cases they handled themselves."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("community casework settings")
+        verbose_name_plural = _("community casework settings")
+
+    def __str__(self) -> str:
+        return str(self.community)
+
+
+class ReplyTemplate(models.Model):
+    """A ready phrase (常用语) for notes and replies on the desk's action forms."""
+
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="reply_templates",
+        help_text=_("Empty: offered for every category."),
+    )
+    title = models.CharField(_("title"), max_length=50)
+    body = models.TextField(_("text"), max_length=1000)
+    purpose = models.CharField(_("used for"), max_length=16, choices=ReplyPurpose.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+    sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name = _("reply template")
+        verbose_name_plural = _("reply templates")
+
+    def __str__(self) -> str:
+        return self.title
+
+
 # --- monthly assessment (月度考核) ---------------------------------------------
 
 
@@ -750,6 +892,21 @@ def new_api_key() -> str:
     return secrets.token_urlsafe(32)
 
 
+API_KEY_PREFIX_LENGTH = 8
+
+
+def api_key_digest(key: str) -> str:
+    """What is stored of an API key: its SHA-256.
+
+    The keys are 256-bit random strings, so a fast unsalted digest cannot be
+    reversed or guessed, and it lets a request find its key in one indexed
+    query (a password hasher would cost each API call a slow hash).
+    """
+    import hashlib
+
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 class Open311Client(models.Model):
     """A machine client of the Open311 endpoint: a 12345 platform or a 311 app.
 
@@ -758,12 +915,25 @@ class Open311Client(models.Model):
     report cases, e.g. operator: the timeline names it). Without public
     reads (settings.OPEN311_PUBLIC_READS) the key also reads the requests of
     its source. Deactivating the client revokes the key at once.
+
+    The same key signs in to the REST API (/api/v1/, chengguan.api_keys) as
+    the account, narrowed to the key's districts and communities (none: the
+    account's whole scope) and to reading unless `can_write`. Only a digest
+    of the key and its first characters are stored: the key itself is shown
+    once, when it is issued (`issue_key`). Every call made with it is logged
+    (ApiCallLog).
     """
 
     SOURCES = (CaseSource.HOTLINE_12345, CaseSource.OPEN311)
 
     name = models.CharField(_("name"), max_length=100)
-    api_key = models.CharField(_("API key"), max_length=64, unique=True, default=new_api_key)
+    key_prefix = models.CharField(
+        _("key prefix"),
+        max_length=API_KEY_PREFIX_LENGTH,
+        editable=False,
+        help_text=_("The first characters of the key, to tell keys apart; the key itself is not stored."),
+    )
+    key_digest = models.CharField(_("key digest (SHA-256)"), max_length=64, unique=True, editable=False)
     source = models.CharField(
         _("source of its cases"),
         max_length=16,
@@ -784,7 +954,47 @@ class Open311Client(models.Model):
         help_text=_("A staff account whose role may report cases (e.g. operator)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    can_write = models.BooleanField(
+        _("may write"),
+        default=True,
+        help_text=_("Off: the key only reads (GET) on the REST API and cannot post Open311 requests."),
+    )
+    districts = models.ManyToManyField(
+        "communities.District",
+        verbose_name=_("limited to districts"),
+        blank=True,
+        related_name="+",
+        help_text=_("On the REST API the key sees only these districts and communities; none: no limit."),
+    )
+    communities = models.ManyToManyField(
+        "communities.Community", verbose_name=_("limited to communities"), blank=True, related_name="+"
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    # Pushing the status and result of its cases back to the client (cases.hotline).
+    push_kind = models.CharField(
+        _("push status changes"), max_length=16, choices=PushKind.choices, default=PushKind.NONE
+    )
+    push_url = models.URLField(
+        _("push endpoint"),
+        max_length=500,
+        blank=True,
+        help_text=_("Where status changes and results of this client's cases are POSTed."),
+    )
+    push_secret = models.CharField(
+        _("push shared secret"),
+        max_length=128,
+        blank=True,
+        help_text=_(
+            "Webhook: signs each body with HMAC-SHA256 (X-Hotline-Signature). "
+            "GeoReport: sent as the api_key field."
+        ),
+    )
     created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    # The key in clear, only on the instance that issued it (never stored).
+    api_key: str | None = None
 
     class Meta:
         ordering = ["name"]
@@ -793,3 +1003,222 @@ class Open311Client(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def issue_key(self) -> str:
+        """A new key for this client (not saved yet); the previous key stops working once saved."""
+        key = new_api_key()
+        self.api_key = key
+        self.key_prefix = key[:API_KEY_PREFIX_LENGTH]
+        self.key_digest = api_key_digest(key)
+        return key
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A client always holds a key: one is issued when none was.
+        if not self.key_digest:
+            self.issue_key()
+        super().save(*args, **kwargs)
+
+    def is_usable(self, now: datetime | None = None) -> bool:
+        """Whether the key signs in now: active, not revoked, not expired."""
+        now = now or clock.now()
+        return (
+            self.is_active and self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        )
+
+    @property
+    def pushes_enabled(self) -> bool:
+        return self.push_kind != PushKind.NONE and bool(self.push_url)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        super().clean()
+        if self.push_kind != PushKind.NONE and not self.push_url:
+            raise ValidationError({"push_url": _("Pushing needs the platform's endpoint URL.")})
+
+
+class ApiCallLog(models.Model):
+    """One request made with an API key (Open311Client), written once, after the response.
+
+    Pruned after settings.API_CALL_LOG_RETENTION_DAYS by the
+    `prune_api_call_logs` beat job.
+    """
+
+    client = models.ForeignKey(
+        Open311Client, verbose_name=_("API key"), on_delete=models.CASCADE, related_name="calls"
+    )
+    at = models.DateTimeField(_("time"))
+    method = models.CharField(_("method"), max_length=8)
+    path = models.CharField(_("path"), max_length=300)
+    status = models.PositiveSmallIntegerField(_("status"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    remote_addr = models.GenericIPAddressField(_("remote address"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name = _("API call")
+        verbose_name_plural = _("API calls")
+        indexes = [models.Index(fields=["client", "-at"]), models.Index(fields=["at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.method} {self.path} {self.status}"
+
+
+# --- saved filters and exports of the case lists (cases.saved_filters, cases.exports) ---
+
+
+class SavedFilter(models.Model):
+    """A user's named querystring for one case list: the staff list ("cases") or a worklist slug."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+"
+    )
+    list_key = models.CharField(_("list"), max_length=32)
+    name = models.CharField(_("name"), max_length=60)
+    querystring = models.CharField(_("filters"), max_length=2000)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = _("saved filter")
+        verbose_name_plural = _("saved filters")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "list_key", "name"], name="saved_filter_name_once_per_list"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def url(self) -> str:
+        """The list with these filters applied."""
+        from cases.lists import list_url
+
+        return f"{list_url(self.list_key)}?{self.querystring}"
+
+
+def export_upload_to(job: ExportJob, filename: str) -> str:
+    return f"exports/{job.owner_id}/{filename}"
+
+
+class ExportJob(models.Model):
+    """A large export of a filtered case list, written by a Celery task (cases.exports)."""
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "XLSX"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), on_delete=models.CASCADE, related_name="+"
+    )
+    list_key = models.CharField(_("list"), max_length=32)
+    querystring = models.CharField(_("filters"), max_length=2000, blank=True)
+    format = models.CharField(_("format"), max_length=8, choices=Format.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    rows_done = models.PositiveIntegerField(_("rows written"), default=0)
+    rows_total = models.PositiveIntegerField(_("rows"), default=0)
+    file = models.FileField(_("file"), upload_to=export_upload_to, blank=True, max_length=200)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        indexes = [models.Index(fields=["status", "finished_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.list_key}.{self.format} #{self.pk}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.EXPIRED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(100, self.rows_done * 100 // self.rows_total)
+
+
+# --- pushes back to the 12345 platform (cases.hotline) --------------------------------
+
+
+class HotlinePush(models.Model):
+    """One status change of a case pushed back to the Open311 client it came from (outbox).
+
+    Written in the transaction of the change; delivered after commit and
+    retried with backoff until the platform acknowledges it (2xx) or the
+    attempts run out (dead). Rows of one case are delivered in order.
+    """
+
+    case = models.ForeignKey(Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="pushes")
+    client = models.ForeignKey(
+        Open311Client, verbose_name=_("platform"), on_delete=models.PROTECT, related_name="pushes"
+    )
+    event = models.ForeignKey(
+        CaseEvent,
+        verbose_name=_("event"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # A CaseAction; without choices so that new actions need no migration here.
+    action = models.CharField(_("change"), max_length=24)
+    case_status = models.CharField(_("case status pushed"), max_length=16, choices=CaseStatus.choices)
+    payload = models.JSONField(_("payload"), default=dict)
+    status = models.CharField(
+        _("delivery"), max_length=16, choices=PushStatus.choices, default=PushStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    # Set while a worker sends it: no one else sends it meanwhile; a worker
+    # that died mid-send leaves it to be retried once this has passed.
+    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True)
+    response_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("push to the hotline platform")
+        verbose_name_plural = _("pushes to the hotline platform")
+        permissions = [("retry_hotlinepush", _("Retry pushes to the hotline platform"))]
+        indexes = [
+            # The retry job: rows still to deliver, by when they are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status__in=["pending", "failed"]),
+                name="hotlinepush_due",
+            ),
+            models.Index(fields=["case", "id"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case_id} {self.case_status} ({self.get_status_display()})"
+
+    @property
+    def action_label(self) -> str:
+        try:
+            return str(CaseAction(self.action).label)
+        except ValueError:
+            return self.action

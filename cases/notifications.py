@@ -7,8 +7,9 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
 from cases.choices import CaseAction
-from cases.models import CaseEvent, ExtensionRequest
+from cases.models import CaseEvent, ExtensionRequest, ParkingRequest
 from cases.selectors import unit_members, users_overseeing
+from chengguan.models import NotificationKind
 from chengguan.notifications import notify
 from chengguan.roles import Role
 from communities.models import HandlingUnit
@@ -31,6 +32,23 @@ def _handlers(event: CaseEvent) -> list[Any]:
     return []
 
 
+def _verifying_liaisons(case: Any) -> list[Any]:
+    """The community's responsible liaison, where the community has them verify results."""
+    from cases.models import CommunityCaseSettings
+    from liaisons.selectors import current_liaison
+
+    if case.community_id is None or case.community is None:
+        return []
+    if not CommunityCaseSettings.objects.filter(
+        community_id=case.community_id, liaison_verifies=True
+    ).exists():
+        return []
+    posting = current_liaison(case.community)
+    if posting is None or not posting.liaison.is_active or posting.liaison_id == case.assignee_id:
+        return []
+    return [posting.liaison]
+
+
 def recipients_for(event: CaseEvent) -> list[Any]:
     case = event.case
     action = CaseAction(event.action)
@@ -38,10 +56,19 @@ def recipients_for(event: CaseEvent) -> list[Any]:
         return _handlers(event)
     if action == CaseAction.RETURN:
         return list(users_overseeing(case.district, Role.DISPATCHER))
+    if action == CaseAction.PARKING_REQUESTED:
+        return list(users_overseeing(case.district, Role.SUPERVISOR))
+    if action == CaseAction.PARKING_REFUSED or (action == CaseAction.PARK and event.data.get("request")):
+        parking = (
+            ParkingRequest.objects.filter(pk=event.data.get("request")).select_related("requested_by").first()
+        )
+        return [parking.requested_by] if parking else []
     if action in (CaseAction.SUBMIT_RESULT, CaseAction.EXTENSION_REQUESTED, CaseAction.ESCALATE):
         people = list(users_overseeing(case.district, Role.SUPERVISOR))
         if action == CaseAction.ESCALATE:
             people += _handlers(event)
+        if action == CaseAction.SUBMIT_RESULT:
+            people += _verifying_liaisons(case)
         return people
     if action in (CaseAction.EXTENSION_APPROVED, CaseAction.EXTENSION_REFUSED):
         request = (
@@ -70,7 +97,21 @@ def notify_for_event(event: CaseEvent) -> int:
         title=_("%(number)s: %(action)s") % {"number": case.number, "action": event.get_action_display()},
         body=event.note,
         url=url,
+        kind=notification_kind(event.action),
     )
+
+
+def notification_kind(action: str) -> str:
+    """The kind (for staff email/SMS choices) of the notification an event sends."""
+    if action in (CaseAction.DISPATCH, CaseAction.REWORK, CaseAction.REOPEN):
+        return NotificationKind.CASE_ASSIGNED
+    if action == CaseAction.ESCALATE:
+        return NotificationKind.CASE_ESCALATED
+    if action in (CaseAction.RETURN, CaseAction.SUBMIT_RESULT, CaseAction.EXTENSION_REQUESTED):
+        return NotificationKind.APPROVAL
+    if action in (CaseAction.EXTENSION_APPROVED, CaseAction.EXTENSION_REFUSED):
+        return NotificationKind.DECISION
+    return NotificationKind.OTHER
 
 
 # Reporters (and co-reporters) hear about these, by SMS to the phone they gave

@@ -33,6 +33,28 @@ def case_timeline(case: Case, *, public_only: bool = False) -> QuerySet[CaseEven
     return events.filter(is_public=True) if public_only else events
 
 
+def reply_templates_for(case: Case) -> QuerySet[Any]:
+    """The active reply templates (常用语) offered on the case's action forms:
+    general ones, and those of its category or of its category's parent."""
+    from cases.models import ReplyTemplate
+
+    categories = [pk for pk in (case.category_id, case.category and case.category.parent_id) if pk]
+    return ReplyTemplate.objects.filter(is_active=True).filter(
+        Q(category__isnull=True) | Q(category_id__in=categories)
+    )
+
+
+def pending_parking(case: Case) -> Any:
+    """The case's parking request waiting for a supervisor, if any."""
+    from cases.choices import ParkingRequestStatus
+
+    return (
+        case.parking_requests.filter(status=ParkingRequestStatus.PENDING)
+        .select_related("requested_by")
+        .first()
+    )
+
+
 def users_overseeing(district: District | None, role: str) -> QuerySet[Any]:
     """Active users of a role whose scope covers the district (or the whole city)."""
     city_wide = Q(user_permissions__codename="oversee_city") | Q(groups__permissions__codename="oversee_city")
@@ -152,3 +174,101 @@ def community_public_stats(community: Community, *, days: int = 30) -> dict[str,
     figures["rated"] = figures["visited"]
     figures["days"] = days
     return figures
+
+
+# --- supervisors' daily digest ------------------------------------------------
+
+DIGEST_FIGURES = ("new_reports", "overdue", "escalated", "to_verify", "extensions", "parking")
+
+
+def supervisor_digest(user: Any, *, since: Any, until: Any, now: Any) -> dict[str, int]:
+    """A supervisor's morning figures over their scope, in one query (after the scope is known).
+
+    `new_reports`: reported in [since, until); `overdue`, `escalated`: open
+    cases they supervise; `to_verify`: resolved cases they may verify;
+    `extensions`, `parking`: pending requests on cases they supervise.
+    Each figure passes the permission gate for its own action.
+    """
+    from django.db.models import Exists, OuterRef
+
+    from cases.choices import EXTENSION_STATUSES, ExtensionStatus, ParkingRequestStatus
+    from cases.models import ExtensionRequest, ParkingRequest
+    from chengguan.permissions import has_role_permission, rule_for, scope_for
+
+    scope, rule = scope_for(user), rule_for(Case)
+
+    def gate(action: str) -> Q:
+        return rule.q(scope, user, action) if has_role_permission(user, Case, action) else Q(pk__in=[])
+
+    pending_extension = Exists(
+        ExtensionRequest.objects.filter(case=OuterRef("pk"), status=ExtensionStatus.PENDING)
+    )
+    pending_parking = Exists(
+        ParkingRequest.objects.filter(case=OuterRef("pk"), status=ParkingRequestStatus.PENDING)
+    )
+    supervised, open_ = gate("supervise"), Q(status__in=OPEN_STATUSES)
+    conditions: dict[str, Any] = {
+        "new_reports": gate("view") & Q(reported_at__gte=since, reported_at__lt=until),
+        "overdue": supervised & open_ & Q(deadline__lt=now),
+        "escalated": supervised & open_ & Q(escalation_level__gt=0),
+        "to_verify": gate("verify") & Q(status=CaseStatus.RESOLVED),
+        "extensions": supervised & Q(status__in=EXTENSION_STATUSES) & pending_extension,
+        "parking": supervised & open_ & pending_parking,
+    }
+    any_of = Q(pk__in=[])
+    for condition in conditions.values():
+        any_of |= condition
+    return Case.objects.filter(any_of).aggregate(
+        **{name: Count("pk", filter=condition) for name, condition in conditions.items()}
+    )
+
+
+def hotline_pushes_for(user: Any) -> QuerySet[Any]:
+    """Pushes to the 12345 platform the user may see: those of cases in their scope."""
+    from cases.models import HotlinePush
+
+    return (
+        HotlinePush.objects.restrict(user, "view")
+        .select_related("case", "client")
+        .only(
+            "id",
+            "action",
+            "case_status",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "last_attempt_at",
+            "locked_until",
+            "last_error",
+            "response_code",
+            "acknowledged_at",
+            "created_at",
+            "case__number",
+            "case__status",
+            "client__name",
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+REPORTER_HISTORY_DAYS = 90
+
+
+def reporter_phone_history(
+    user: Any, phone: str, *, days: int = REPORTER_HISTORY_DAYS
+) -> dict[str, Any] | None:
+    """How often a phone reported in the last `days` days and how many of those were marked false.
+
+    For operators spotting repeated or malicious reporters: None for users
+    without `view_reporter_contact` (PIPL) or without a phone. Counts only
+    cases the user may see, in one query.
+    """
+    if not phone or not user.has_perm("cases.view_reporter_contact"):
+        return None
+    since = clock.now() - timedelta(days=days)
+    figures = (
+        cases_for(user)
+        .filter(reporter_phone=phone, reported_at__gte=since)
+        .aggregate(total=Count("pk"), false=Count("pk", filter=Q(false_report=True)))
+    )
+    return {"phone": phone, "days": days, "total": figures["total"], "false": figures["false"]}

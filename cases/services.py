@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -35,6 +35,7 @@ from cases.choices import (
     EXTENSION_STATUSES,
     HANDLING_STATUSES,
     OPEN_STATUSES,
+    PARKING_STATUSES,
     PUBLIC_SOURCES,
     TRANSITIONS,
     AttachmentKind,
@@ -42,6 +43,7 @@ from cases.choices import (
     CaseSource,
     CaseStatus,
     ExtensionStatus,
+    ParkingRequestStatus,
     RejectReason,
     Satisfaction,
     Urgency,
@@ -58,13 +60,15 @@ from cases.models import (
     Category,
     CoReporter,
     ExtensionRequest,
+    ParkingRequest,
     ReturnVisit,
 )
 from chengguan import clock
+from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput, StaleObject, TransitionNotAllowed
-from chengguan.permissions import has_role_permission, restrict
+from chengguan.permissions import can, has_role_permission, restrict
 from chengguan.worktime import get_calendar
-from communities.models import Community, District, HandlingUnit
+from communities.models import Community, District, Facility, HandlingUnit
 from communities.selectors import locate_point
 
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -128,8 +132,15 @@ def _transition(
     case.save(update_fields=[*changed, "status", "version", "deadline", "updated_at"])
     if target not in EXTENSION_STATUSES:
         _cancel_pending_extensions(case, now)
+    if target not in PARKING_STATUSES:
+        _cancel_pending_parking(case, now)
     event = events.status_changed(case, action, actor=actor, from_status=source, note=note, data=data)
     _notify_on_commit(event)
+    if case.open311_client_id is not None:
+        # Posted by a 12345 platform: queue the change for it in this transaction.
+        from cases.hotline import hotline_push_record
+
+        hotline_push_record(case=case, event=event)
     return event
 
 
@@ -142,6 +153,15 @@ def _cancel_pending_extensions(case: Case, now: datetime) -> None:
     )
 
 
+def _cancel_pending_parking(case: Case, now: datetime) -> None:
+    """A request to park lapses once the case is parked, resolved or closed."""
+    case.parking_requests.filter(status=ParkingRequestStatus.PENDING).update(
+        status=ParkingRequestStatus.CANCELLED,
+        decided_at=now,
+        decision_note=_("Lapsed: the case moved on."),
+    )
+
+
 def _touch(case: Case, *fields: str) -> None:
     """Save a non-status change to a locked case, bumping its version."""
     case.version += 1
@@ -151,8 +171,11 @@ def _touch(case: Case, *fields: str) -> None:
 
 def _notify_on_commit(event: CaseEvent) -> None:
     from cases.tasks import notify_case_event
+    from chengguan.messaging import enqueue_on_commit
 
-    transaction.on_commit(partial(notify_case_event.delay, event.pk))
+    # With the broker down the fan-out runs here: it only writes notification
+    # and outbox rows, which the deliver-pending-messages sweep sends later.
+    enqueue_on_commit(notify_case_event, event.pk, fallback=partial(notify_case_event.run, event.pk))
 
 
 def _clean_text(value: str | None, *, field: str, required: bool, max_length: int = MAX_NOTE) -> str:
@@ -248,6 +271,7 @@ def case_report(
     subject_officer: Any = None,
     photos: Sequence[UploadedFile] = (),
     idempotency_key: str | None = None,
+    facility: Facility | None = None,
 ) -> Case:
     """File a new report (status `reported`).
 
@@ -256,6 +280,7 @@ def case_report(
     Side effects: routes the point to its community and grid cell, numbers
     the case, stores the photos, writes the `report` event. With an
     idempotency key already used, returns that case and does nothing else.
+    A facility (QR service code) supplies the place when none is given.
     """
     if idempotency_key:
         existing = Case.objects.filter(idempotency_key=idempotency_key).first()
@@ -283,6 +308,14 @@ def case_report(
         raise InvalidInput(_("The location is not a valid coordinate."), code="invalid.location")
     if category is not None and not category.is_active:
         raise InvalidInput(_("This category is no longer in use."), code="invalid.category")
+    if facility is not None:
+        if not facility.is_active:
+            raise InvalidInput(_("This facility is no longer in service."), code="invalid.facility")
+        # A scanned facility is where the problem is, unless the resident moved the pin.
+        if lat is None:
+            lat, lng = facility.lat, facility.lng
+        address = address or facility.address
+        community = community or facility.community
     _check_photo_count(photos)
     if urgency is None:
         urgency = category.default_urgency if category else Urgency.NORMAL
@@ -315,6 +348,7 @@ def case_report(
         district=district,
         community=community,
         grid_cell=grid_cell,
+        facility=facility,
         reporter=reporter if reporter is not None and reporter.is_authenticated else None,
         reporter_name=reporter_name,
         reporter_phone=reporter_phone,
@@ -697,15 +731,121 @@ def case_decide_extension(
 def case_park(*, case: Case, actor: Any, reason: str, expected_version: int | None = None) -> Case:
     """Park a case that cannot be handled for now (挂账); its clock stops.
 
+    The desk routes parking through a request (case_request_parking) that a
+    supervisor decides (case_decide_parking); this direct move is the
+    supervisor's own decision, e.g. through the API.
     Preconditions: supervisor role in scope; status `registered`,
     `dispatched` or `in_progress`; a reason.
-    Side effects: `park` event; no deadline while parked.
+    Side effects: `park` event; no deadline while parked; a pending parking
+    request lapses.
     """
     case = _lock(case, actor, "supervise", expected_version)
     reason = _clean_text(reason, field=_("reason"), required=True)
     now = clock.now()
     _transition(case, CaseAction.PARK, actor=actor, now=now, note=reason, fields={"parked_at": now})
     return case
+
+
+def parking_gate(status: str) -> str:
+    """Who may ask to park a case in `status`: its dispatcher before dispatch, its handler after."""
+    return "dispatch" if status == CaseStatus.REGISTERED else "handle"
+
+
+@transaction.atomic
+def case_request_parking(
+    *,
+    case: Case,
+    actor: Any,
+    reason: str,
+    resume_on: date | None = None,
+    expected_version: int | None = None,
+) -> ParkingRequest:
+    """Ask a supervisor to park a case (挂账申请).
+
+    Preconditions: a dispatcher in scope for a `registered` case, the case's
+    handler for a `dispatched` or `in_progress` one; no other pending
+    request; a reason; an expected resume date, if given, after today.
+    Side effects: a pending ParkingRequest; `parking_requested` event;
+    the district's supervisors are notified. The case's clock keeps running
+    until a supervisor approves.
+    """
+    gate = parking_gate(case.status)
+    case = _lock(case, actor, gate, expected_version)
+    if case.status not in PARKING_STATUSES:
+        raise TransitionNotAllowed(
+            _("Parking can only be requested for a registered case or one being handled."),
+            code="case.parking_not_allowed",
+        )
+    # Locked through the gate of the status the caller saw; if the case has
+    # moved on since, the gate of its status now must let the actor in too.
+    if parking_gate(case.status) != gate and not can(actor, parking_gate(case.status), case):
+        raise ActionNotPermitted()
+    reason = _clean_text(reason, field=_("reason"), required=True)
+    if resume_on is not None and resume_on <= timezone.localdate(clock.now()):
+        raise InvalidInput(
+            _("The expected resume date must be after today."), code="invalid.resume_on", field="resume_on"
+        )
+    if case.parking_requests.filter(status=ParkingRequestStatus.PENDING).exists():
+        raise InvalidInput(
+            _("A parking request for this case is already waiting."), code="invalid.parking_pending"
+        )
+    request = ParkingRequest(
+        case=case, requested_by=actor, reason=reason, resume_on=resume_on, created_at=clock.now()
+    )
+    request.full_clean(validate_constraints=False)
+    request.save()
+    _notify_on_commit(events.parking_requested(case, request=request, actor=actor))
+    return request
+
+
+@transaction.atomic
+def case_decide_parking(
+    *,
+    request: ParkingRequest,
+    actor: Any,
+    approve: bool,
+    note: str = "",
+    expected_version: int | None = None,
+) -> ParkingRequest:
+    """Approve or refuse a parking request.
+
+    Preconditions: supervisor role in scope; the request is pending; the case
+    can still be parked; a note when refusing.
+    Side effects: approval parks the case (`park` event naming the request,
+    clock stopped as with case_park); refusal writes `parking_refused`; the
+    requester is notified either way.
+    """
+    case = _lock(request.case, actor, "supervise", expected_version)
+    request = ParkingRequest.objects.select_for_update().get(pk=request.pk)
+    if request.status != ParkingRequestStatus.PENDING or request.case_id != case.pk:
+        raise TransitionNotAllowed(
+            _("This request has already been decided."), code="parking.already_decided"
+        )
+    note = _clean_text(note, field=_("note"), required=not approve)
+    now = clock.now()
+    request.status = ParkingRequestStatus.APPROVED if approve else ParkingRequestStatus.REFUSED
+    request.decided_by = actor
+    request.decided_at = now
+    request.decision_note = note
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    if approve:
+        _transition(
+            case,
+            CaseAction.PARK,
+            actor=actor,
+            now=now,
+            note=request.reason,
+            data={
+                "request": request.pk,
+                "requested_by": request.requested_by.display_name,
+                "resume_on": request.resume_on.isoformat() if request.resume_on else None,
+                "decision_note": note,
+            },
+            fields={"parked_at": now},
+        )
+    else:
+        _notify_on_commit(events.parking_refused(case, request=request, actor=actor))
+    return request
 
 
 @transaction.atomic
@@ -887,32 +1027,16 @@ def case_escalate(
     return case
 
 
-def escalate_overdue(*, batch_size: int = 500) -> int:
+def escalate_overdue(*, batch_size: int = 1000) -> int:
     """Escalate every open case past its deadline that was not yet escalated for it.
 
-    Idempotent: running it twice escalates each overdue case once. Each case
-    is escalated in its own short transaction, so a crash mid-run loses
-    nothing and a rerun finishes the rest.
+    Idempotent: running it twice escalates each overdue case once. Works in
+    batches, one transaction each (cases.jobs.escalate_overdue), so a crash
+    mid-run loses nothing and a rerun finishes the rest.
     """
-    from django.db.models import F, Q
+    from cases import jobs
 
-    now = clock.now()
-    candidates = (
-        Case.objects.filter(status__in=ESCALATABLE_STATUSES, deadline__lt=now)
-        .filter(Q(escalated_deadline__isnull=True) | ~Q(escalated_deadline=F("deadline")))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    escalated = 0
-    last_pk = 0
-    while True:
-        batch = list(candidates.filter(pk__gt=last_pk)[:batch_size])
-        if not batch:
-            return escalated
-        for pk in batch:
-            if case_escalate(case=Case(pk=pk), automatic=True) is not None:
-                escalated += 1
-        last_pk = batch[-1]
+    return jobs.escalate_overdue(batch_size=batch_size)
 
 
 @transaction.atomic
@@ -935,6 +1059,142 @@ def case_add_photos(
     event = events.attachment_added(case, actor=actor, attachment_ids=[a.pk for a in stored], kind=str(kind))
     CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
     return stored
+
+
+# --- moderation ---------------------------------------------------------------
+#
+# Operators and supervisors correct what the public sees of a report: the
+# resident's wording, a photo showing faces or number plates, a wrong
+# category or place. The case holds the corrected version; the event keeps
+# the original (old and new) for staff, and is never shown to the public.
+
+
+def _moderation_reason(reason: str) -> str:
+    return _clean_text(reason, field=_("reason"), required=True)
+
+
+@transaction.atomic
+def case_moderate_text(
+    *,
+    case: Case,
+    actor: Any,
+    description: str,
+    reason: str,
+    title: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """Correct the wording of a report (e.g. insults, personal data in the text).
+
+    Preconditions: operator or supervisor (moderate) in scope; a reason; a
+    non-empty description; something actually changes.
+    Side effects: the case's description (and title) replaced; a
+    `text_moderated` event with the original and corrected texts; audited.
+    """
+    case = _lock(case, actor, "moderate", expected_version)
+    reason = _moderation_reason(reason)
+    description = _clean_text(description, field=_("description"), required=True, max_length=MAX_DESCRIPTION)
+    changes: dict[str, list[str]] = {}
+    if description != case.description:
+        changes["description"] = [case.description, description]
+    if title is not None:
+        title = _clean_text(title, field=_("title"), required=False, max_length=100)
+        if title != case.title:
+            changes["title"] = [case.title, title]
+    if not changes:
+        raise InvalidInput(_("Nothing was changed."), code="invalid.unchanged")
+    for name, (_old, new) in changes.items():
+        setattr(case, name, new)
+    _touch(case, *changes)
+    events.text_moderated(case, actor=actor, reason=reason, changes=changes)
+    audit(actor=actor, action="case.text_moderated", target=case, fields=sorted(changes), reason=reason)
+    return case
+
+
+@transaction.atomic
+def case_attachment_hide(*, attachment: CaseAttachment, actor: Any, reason: str) -> CaseAttachment:
+    """Hide a photo from the public (faces, number plates, private places).
+
+    Preconditions: operator or supervisor (moderate) with the case in scope;
+    the photo is not hidden yet; a reason.
+    Side effects: the photo is marked hidden with who, when and why; its file
+    is copied to private storage now and the public copy deleted once the
+    transaction commits, so its old media URL stops working; staff still see
+    it through the case page (cases.views.staff.photo). An
+    `attachment_hidden` event; audited.
+    """
+    from cases.attachments import move_to_private
+
+    case = _lock(attachment.case, actor, "moderate")
+    attachment = CaseAttachment.objects.select_for_update().get(pk=attachment.pk, case=case)
+    if attachment.is_hidden:
+        raise InvalidInput(_("This photo is already hidden."), code="invalid.already_hidden")
+    reason = _moderation_reason(reason)
+    attachment.is_hidden = True
+    attachment.hidden_reason = reason
+    attachment.hidden_at = clock.now()
+    attachment.hidden_by = actor
+    attachment.save(update_fields=["is_hidden", "hidden_reason", "hidden_at", "hidden_by"])
+    move_to_private(attachment)
+    _touch(case)
+    events.attachment_hidden(case, actor=actor, attachment=attachment)
+    audit(actor=actor, action="case.attachment_hidden", target=case, attachment=attachment.pk, reason=reason)
+    return attachment
+
+
+@transaction.atomic
+def case_recategorise(
+    *,
+    case: Case,
+    actor: Any,
+    reason: str,
+    category: Category | None = None,
+    community: Community | None = None,
+    address: str | None = None,
+    expected_version: int | None = None,
+) -> Case:
+    """Correct a case's category, community or address after intake.
+
+    Preconditions: operator or supervisor (moderate) in scope; a reason; an
+    active category; a community inside the actor's scope; something
+    actually changes.
+    Side effects: the fields corrected (a new community also sets its
+    district and drops a grid cell of another community); deadlines stay as
+    they are; a `recategorised` event with the old and new values; audited.
+    """
+    case = _lock(case, actor, "moderate", expected_version)
+    reason = _moderation_reason(reason)
+    fields: dict[str, Any] = {}
+    changes: dict[str, list[str]] = {}
+    if category is not None and category.pk != case.category_id:
+        if not category.is_active:
+            raise InvalidInput(
+                _("This category is no longer in use."), code="invalid.category", field="category"
+            )
+        changes["category"] = [str(case.category or ""), str(category)]
+        fields["category"] = category
+    if community is not None and community.pk != case.community_id:
+        if not restrict(Community.objects.filter(pk=community.pk), actor).exists():
+            raise InvalidInput(
+                _("Choose a community in your area."), code="invalid.community", field="community"
+            )
+        changes["community"] = [str(case.community or ""), str(community)]
+        fields["community"] = community
+        fields["district"] = community.street.district
+        if case.grid_cell_id and case.grid_cell and case.grid_cell.community_id != community.pk:
+            fields["grid_cell"] = None
+    if address is not None:
+        address = _clean_text(address, field=_("address"), required=False, max_length=200)
+        if address != case.address:
+            changes["address"] = [case.address, address]
+            fields["address"] = address
+    if not changes:
+        raise InvalidInput(_("Nothing was changed."), code="invalid.unchanged")
+    for name, value in fields.items():
+        setattr(case, name, value)
+    _touch(case, *fields)
+    events.recategorised(case, actor=actor, reason=reason, changes=changes)
+    audit(actor=actor, action="case.recategorised", target=case, fields=sorted(changes), reason=reason)
+    return case
 
 
 # --- residents ----------------------------------------------------------------
@@ -1045,7 +1305,7 @@ def case_mark_false(*, case: Case, actor: Any, reason: str) -> Case:
     and not yet marked; a reason.
     Side effects: the case leaves its unit's and liaison's assessment
     figures and is counted on its own (cases.indicators); `marked_false`
-    event; audited through the event.
+    event and an audit entry.
     """
     case = _lock(case, actor, "supervise")
     if case.status not in (CaseStatus.CLOSED, CaseStatus.REJECTED):
@@ -1060,6 +1320,7 @@ def case_mark_false(*, case: Case, actor: Any, reason: str) -> Case:
     case.false_report_by = actor
     _touch(case, "false_report", "false_report_reason", "false_report_at", "false_report_by")
     events.marked_false(case, actor=actor)
+    audit(actor=actor, action="case.marked_false", target=case, reason=case.false_report_reason)
     return case
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.views import desk
+from cases.views import desk, hotline, notification_channels
 
 app_name = "desk"
 
@@ -9,7 +9,12 @@ urlpatterns = [
     path("notifications/", desk.notifications, name="notifications"),
     path("notifications/read/", desk.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", desk.notification_open, name="notification_open"),
+    path(
+        "notifications/channels/", notification_channels.notification_channels, name="notification_channels"
+    ),
     path("dispatch/bulk/", desk.bulk_dispatch, name="bulk_dispatch"),
     path("cases/<str:number>/<slug:action>/", desk.case_act, name="act"),
+    path("hotline/", hotline.hotline_pushes, name="hotline_pushes"),
+    path("hotline/<int:pk>/retry/", hotline.hotline_push_retry_view, name="hotline_push_retry"),
     path("<slug:slug>/", desk.worklist, name="worklist"),
 ]

@@ -20,14 +20,21 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from cases.choices import EXTENSION_STATUSES, OPEN_STATUSES, CaseStatus, ExtensionStatus
+from cases.choices import (
+    EXTENSION_STATUSES,
+    OPEN_STATUSES,
+    PARKING_STATUSES,
+    CaseStatus,
+    ExtensionStatus,
+    ParkingRequestStatus,
+)
 from cases.filtersets import (
     DispatchQueueFilterSet,
     HandlerQueueFilterSet,
     SingleStatusWorklistFilterSet,
     WorklistFilterSet,
 )
-from cases.models import Case, CaseEvent, ExtensionRequest
+from cases.models import Case, CaseEvent, ExtensionRequest, ParkingRequest
 from cases.selectors import cases_for
 from chengguan import clock
 from chengguan.permissions import has_role_permission, rule_for, scope_for
@@ -36,6 +43,20 @@ from chengguan.worktime import WorkCalendar, get_calendar
 
 def _pending_extension() -> Exists:
     return Exists(ExtensionRequest.objects.filter(case=OuterRef("pk"), status=ExtensionStatus.PENDING))
+
+
+def _pending_parking() -> Exists:
+    return Exists(ParkingRequest.objects.filter(case=OuterRef("pk"), status=ParkingRequestStatus.PENDING))
+
+
+def _with_pending_requests(queryset: QuerySet[Case]) -> QuerySet[Case]:
+    """Prefetch the pending extension and parking requests (two queries for the page)."""
+    parking = ParkingRequest.objects.filter(status=ParkingRequestStatus.PENDING).select_related(
+        "requested_by"
+    )
+    return _with_pending_extension(queryset).prefetch_related(
+        Prefetch("parking_requests", queryset=parking, to_attr="pending_parking")
+    )
 
 
 def _with_last_status_event(queryset: QuerySet[Case]) -> QuerySet[Case]:
@@ -102,6 +123,7 @@ WORKLISTS: dict[str, Worklist] = {
         Worklist(
             slug="verify",
             title=_("To verify"),
+            # Supervisors in their area; a liaison where their community has them verify.
             description=_("Results submitted by the handlers, waiting for verification."),
             action="verify",
             where=lambda now: Q(status=CaseStatus.RESOLVED),
@@ -110,13 +132,16 @@ WORKLISTS: dict[str, Worklist] = {
         ),
         Worklist(
             slug="extensions",
-            title=_("Extension requests"),
-            description=_("Handlers asking for a later deadline."),
+            title=_("Extension and parking requests"),
+            description=_("Handlers asking for a later deadline, and requests to park cases (挂账)."),
             action="supervise",
-            where=lambda now: Q(status__in=EXTENSION_STATUSES) & Q(_pending_extension()),
+            where=lambda now: (
+                (Q(status__in=EXTENSION_STATUSES) & Q(_pending_extension()))
+                | (Q(status__in=PARKING_STATUSES) & Q(_pending_parking()))
+            ),
             filterset_class=WorklistFilterSet,
-            decorate=_with_pending_extension,
-            columns=frozenset({"status", "handler", "extension"}),
+            decorate=_with_pending_requests,
+            columns=frozenset({"status", "handler", "extension", "parking"}),
         ),
         Worklist(
             slug="parked",

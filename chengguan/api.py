@@ -132,3 +132,41 @@ def drop_database_integer_bounds(result: Any, generator: Any, request: Any, publ
 
     walk(result)
     return result
+
+
+class PhotoListField(serializers.ListField):
+    """Photos of a multipart request, checked as the pages check them.
+
+    Each file must be a JPEG, PNG or WebP image within the size cap
+    (liaisons.forms.check_photo, the pages' early check); the service
+    re-encodes them (cases.attachments.normalise_image). A bad file is a 400
+    naming the field.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        from cases.attachments import MAX_PHOTOS_PER_UPLOAD
+
+        kwargs.setdefault("child", serializers.FileField())
+        kwargs.setdefault("max_length", MAX_PHOTOS_PER_UPLOAD)
+        kwargs.setdefault("help_text", _("Photos (multipart upload); JPEG, PNG or WebP."))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[Any]:
+        from django import forms
+
+        from liaisons.forms import check_photo
+
+        files = super().to_internal_value(data)
+        errors = []
+        for upload in files:
+            try:
+                check_photo(upload)
+            except forms.ValidationError as error:
+                errors.extend(error.messages)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return files
+
+
+# The error responses of a write endpoint, for its schema.
+WRITE_ERRORS = dict.fromkeys((400, 401, 403, 404, 409), ErrorSerializer)

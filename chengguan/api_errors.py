@@ -130,8 +130,36 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
     Errors inside API views never get here (exception_handler answers them);
     this catches what fails around a view, e.g. in middleware or rendering.
     """
+    if database_unavailable():
+        return service_unavailable(request)
     if is_api_request(request):
         return JsonResponse(server_error_body(), status=500)
     from django.views.defaults import server_error as html_server_error
 
     return html_server_error(request)
+
+
+def database_unavailable() -> bool:
+    """Whether the exception being handled is the database not answering (down, restarting)."""
+    import sys
+
+    from django.db import InterfaceError, OperationalError
+
+    return isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 while the database is away: JSON for API clients, a page that needs no database otherwise.
+
+    The next request reconnects by itself (CONN_HEALTH_CHECKS), so nothing
+    has to be restarted once the database is back.
+    """
+    message = _("The service is briefly unavailable. Please try again in a minute.")
+    if is_api_request(request):
+        response: HttpResponse = JsonResponse(error_body("service_unavailable", message), status=503)
+    else:
+        from django.template import loader
+
+        response = HttpResponse(loader.render_to_string("503.html", {"message": message}), status=503)
+    response["Retry-After"] = "30"
+    return response

@@ -17,6 +17,10 @@ class ChengguanConfig(AppConfig):
         from chengguan.worktime import invalidate_overrides
 
         post_migrate.connect(sync_roles_after_migrate, dispatch_uid="chengguan.sync_roles")
+        # Sign-ins, lockouts and permission changes go to the audit log.
+        from chengguan.security import connect_receivers
+
+        connect_receivers()
         # Cached calendar overrides must change the moment an admin edits one.
         post_save.connect(invalidate_overrides, sender=CalendarOverride, dispatch_uid="wt.save")
         post_delete.connect(invalidate_overrides, sender=CalendarOverride, dispatch_uid="wt.del")

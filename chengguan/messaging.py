@@ -5,15 +5,26 @@ announces has committed, e.g. from a task) and `deliver` sends one through
 the configured backend. SMS backends implement `send(phone, text)`; the
 console backend logs the message, which is what development uses. A
 provider's gateway is a class path in `SMS_BACKEND`.
+
+Tasks are handed to the broker with `enqueue` / `enqueue_on_commit`: when
+the broker (Redis) is down the change that asked for the task has already
+committed, so the request must not fail. The row the task would have worked
+on stays pending in its outbox (OutboundMessage, HotlinePush) and a beat
+sweep (`deliver_pending_messages`, `retry_hotline_pushes`) picks it up once
+the broker is back.
 """
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from datetime import timedelta
+from functools import partial
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from chengguan import clock
 from chengguan.models import OutboundMessage
@@ -78,3 +89,63 @@ def deliver(message_id: int) -> bool:
         message.error = ""
         message.save(update_fields=["status", "sent_at", "error", "attempts"])
         return True
+
+
+# A broker that does not answer is given two short retries, not Celery's
+# default of three with growing waits: the caller is a web request.
+ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.2}
+# What publishing raises when the broker is unreachable (kombu wraps most of
+# it; a refused or reset socket can surface as the OSError itself).
+BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerOperationalError, ConnectionError, OSError)
+
+
+def enqueue(task: Any, *args: Any, fallback: Callable[[], object] | None = None) -> bool:
+    """Hand `task(*args)` to the broker; False, logged, when the broker cannot take it.
+
+    Never raises for a broker outage. `fallback`, when given, runs in its
+    place (in this process) when the broker is down: for work that only
+    writes outbox rows, so nothing is lost while the broker is away. An
+    error of the fallback is logged, not raised: the caller's change has
+    already committed.
+    """
+    try:
+        task.apply_async(args=args, retry=True, retry_policy=ENQUEUE_RETRY_POLICY)
+    except BROKER_ERRORS as exc:
+        logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
+        if fallback is not None:
+            try:
+                fallback()
+            except Exception:  # the change is committed; the sweep or a person takes over
+                logger.exception("fallback for %s%r failed", task.name, args)
+        return False
+    return True
+
+
+def enqueue_on_commit(task: Any, *args: Any, fallback: Callable[[], object] | None = None) -> None:
+    """`enqueue` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(partial(enqueue, task, *args, fallback=fallback))
+
+
+def deliver_pending_messages(*, older_than: timedelta = timedelta(minutes=2), batch_size: int = 500) -> int:
+    """Beat sweep: enqueue delivery of messages still pending `older_than` after they were queued.
+
+    Preconditions: none. Side effects: one `deliver_message` task per row,
+    oldest first, at most `batch_size` per run (the next run takes the
+    rest); stops at the first broker error. A row whose first task is still
+    in the queue may get a second one: `deliver` locks the row and skips it
+    once sent, so nobody gets a message twice. Returns how many were enqueued.
+    """
+    from cases.tasks import deliver_message
+
+    cutoff = clock.now() - older_than
+    ids = list(
+        OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    enqueued = 0
+    for message_id in ids:
+        if not enqueue(deliver_message, message_id):
+            break
+        enqueued += 1
+    return enqueued

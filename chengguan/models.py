@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from chengguan import clock
 
@@ -101,7 +102,7 @@ class OutboundMessage(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
+        FAILED = "failed", pgettext_lazy("message status", "Failed")
 
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     recipient = models.CharField(_("recipient"), max_length=254)
@@ -124,6 +125,19 @@ class OutboundMessage(models.Model):
         return f"{self.channel} → {self.recipient}"
 
 
+class NotificationKind(models.TextChoices):
+    """What a notification is about: staff choose per kind whether it also reaches them by email or SMS."""
+
+    CASE_ASSIGNED = "case_assigned", _("A case is sent to me (dispatch, rework, reopen)")
+    CASE_ESCALATED = "case_escalated", _("A case is escalated (督办)")
+    DEADLINE = "deadline", _("A deadline is near")
+    APPROVAL = "approval", _("Something waits for my decision (result, extension, return)")
+    DECISION = "decision", _("My request was decided")
+    DIGEST = "digest", _("Daily digest")
+    FIELD_WORK = "field_work", _("Patrols, return visits and inspections")
+    OTHER = "other", _("Other notices")
+
+
 class Notification(models.Model):
     """An in-app message to one user; email/SMS channels read the same rows."""
 
@@ -138,6 +152,9 @@ class Notification(models.Model):
     url = models.CharField(_("link"), max_length=300, blank=True)
     # Deduplicates fan-out: a retried task must not notify twice.
     key = models.CharField(_("key"), max_length=120)
+    kind = models.CharField(
+        _("kind"), max_length=24, choices=NotificationKind.choices, default=NotificationKind.OTHER
+    )
     created_at = models.DateTimeField(_("time"), default=clock.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
@@ -150,3 +167,31 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationChannel(models.Model):
+    """A staff member's choice that one kind of notification also reaches them by email and/or SMS.
+
+    No row means in-app only. Addresses come from the user (email, phone).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="notification_channels",
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=NotificationKind.choices)
+    by_email = models.BooleanField(_("by email"), default=False)
+    by_sms = models.BooleanField(_("by SMS"), default=False)
+
+    class Meta:
+        ordering = ["user", "kind"]
+        verbose_name = _("notification channel")
+        verbose_name_plural = _("notification channels")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="notification_channel_unique_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.kind}"

@@ -95,7 +95,13 @@ def scope_for(user: Any) -> Scope:
 
 def forget_scope(user: Any) -> None:
     """Drop the cached scope (and permission caches) after permissions change."""
-    for attr in (_SCOPE_ATTR, "_perm_cache", "_user_perm_cache", "_group_perm_cache"):
+    for attr in (
+        _SCOPE_ATTR,
+        "_liaison_verifies_ids",
+        "_perm_cache",
+        "_user_perm_cache",
+        "_group_perm_cache",
+    ):
         if hasattr(user, attr):
             delattr(user, attr)
     if hasattr(user, "_guardian_perms_cache"):
@@ -106,12 +112,14 @@ def forget_scope(user: Any) -> None:
 class ScopeRule(Generic[M]):
     """How one model is scoped.
 
-    permissions: action -> the model permission the role must hold.
+    permissions: action -> the model permission the role must hold, or a
+    tuple of permissions any one of which will do (`q`/`allows` then tell
+    the holders apart, e.g. supervisors and liaisons who verify).
     q: the filter for a user holding that permission.
     allows: the same rule for one object in memory; must agree with `q`.
     """
 
-    permissions: dict[str, str]
+    permissions: dict[str, str | tuple[str, ...]]
     q: Callable[[Scope, Any, str], Q]
     allows: Callable[[Scope, Any, str, M], bool]
 
@@ -135,7 +143,10 @@ def has_role_permission(user: Any, model: type[models.Model], action: str) -> bo
     perm = rule.permissions.get(action)
     if perm is None:
         raise ValueError(f"Unknown action {action!r} for {model._meta.label}")
-    return bool(user is not None and user.is_active and user.has_perm(perm))
+    if user is None or not user.is_active:
+        return False
+    perms = (perm,) if isinstance(perm, str) else perm
+    return any(user.has_perm(p) for p in perms)
 
 
 def restrict(queryset: models.QuerySet[M], user: Any, action: str = "view") -> models.QuerySet[M]:

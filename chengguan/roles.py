@@ -18,6 +18,7 @@ GEOGRAPHY_VIEW = [
     "communities.view_community",
     "communities.view_gridcell",
     "communities.view_handlingunit",
+    "communities.view_facility",
     "cases.view_category",
     "liaisons.view_liaisonassignment",
 ]
@@ -51,6 +52,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.add_case",
         "cases.register_case",
         "cases.view_reporter_contact",
+        # Pushes back to the 12345 platform that failed (cases.hotline).
+        "cases.view_hotlinepush",
+        "cases.retry_hotlinepush",
     ],
     Role.DISPATCHER: [
         *GEOGRAPHY_VIEW,
@@ -70,6 +74,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.add_case",
         "cases.handle_case",
         "cases.reopen_case",
+        # Only where the community has its liaison verify (cases.CommunityCaseSettings).
+        "cases.verify_community_case",
         "cases.view_reporter_contact",
         # Two-way assessment: the liaison rates the community's cooperation.
         "cases.rate_community",
@@ -98,6 +104,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "cases.reopen_case",
         "cases.view_conduct_complaint",
         "cases.view_reporter_contact",
+        "cases.view_hotlinepush",
+        "cases.retry_hotlinepush",
+        # Backup liaisons' cover periods (AB角).
+        "liaisons.view_coverperiod",
+        "liaisons.add_coverperiod",
+        "liaisons.change_coverperiod",
     ],
     Role.ADMIN: [
         *GEOGRAPHY_VIEW,
@@ -120,6 +132,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "communities.change_gridcell",
         "communities.add_handlingunit",
         "communities.change_handlingunit",
+        "communities.add_facility",
+        "communities.change_facility",
+        "communities.view_enforcementdisclosure",
+        "communities.add_enforcementdisclosure",
+        "communities.change_enforcementdisclosure",
+        "liaisons.view_coverperiod",
+        "liaisons.add_coverperiod",
+        "liaisons.change_coverperiod",
         "cases.add_category",
         "cases.change_category",
         "cases.view_timelimit",

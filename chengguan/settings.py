@@ -5,10 +5,12 @@ embedded development set-up: SQLite, files on disk, Celery on kombu's
 filesystem transport. Set DATABASE_URL and REDIS_URL for PostgreSQL and Redis.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("CHENGGUAN_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -21,6 +23,10 @@ env_file = BASE_DIR / ".env"
 if env_file.exists():
     environ.Env.read_env(env_file)
 
+# DJANGO_ENV=production turns on what only makes sense behind TLS (SSL
+# redirect, HSTS) and the compressed manifest for static files.
+DJANGO_ENV = env("DJANGO_ENV", default="development")
+IS_PRODUCTION = DJANGO_ENV == "production"
 DEBUG = env("DEBUG")
 # The default key is for development and tests only; `manage.py check --deploy`
 # refuses it (chengguan.checks), so a production deployment must set SECRET_KEY.
@@ -46,6 +52,10 @@ INSTALLED_APPS = [
     "guardian",
     "django_celery_beat",
     "django_htmx",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "captcha",
     "communities",
     "cases",
@@ -54,15 +64,26 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response carries a request id; probes answer before the SSL
+    # redirect, host check and session.
+    "chengguan.middleware.RequestIdMiddleware",
+    "chengguan.middleware.HealthCheckMiddleware",
+    # Logs each call made with an API key (one INSERT after the response).
+    "chengguan.api_keys.ApiCallLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "chengguan.middleware.RequireOTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes requires: turns a lockout into the login page's message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chengguan.urls"
@@ -100,6 +121,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # PostgreSQL's JIT compiles any query it estimates as costly, and at a
+    # million cases the counts of every staff page (worklist badges, list
+    # totals) pass that estimate: measured 2.6 s of compiling against 0.1 s of
+    # work for one count. Web requests read little, so no JIT (PG_JIT=on to
+    # have it back, e.g. for a reporting replica).
+    if not env.bool("PG_JIT", default=False):
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"{options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -114,7 +143,11 @@ if REDIS_URL:
         }
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    # A job whose worker died unacknowledged is handed out again after this
+    # many seconds; it must exceed the longest job (and any countdown/eta).
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
 else:
     # No server needed: the cache is a directory shared by web, worker and beat,
     # and the broker is kombu's filesystem transport.
@@ -142,9 +175,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Supervisors' daily digest (cases.jobs.send_daily_digests), local time "HH:MM".
+DAILY_DIGEST_AT = tuple(int(part) for part in env("DAILY_DIGEST_AT", default="08:00").split(":"))
 # Synced into django-celery-beat's tables at beat start-up; edit times in the admin.
 CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-cases": {"task": "cases.tasks.escalate_overdue_cases", "schedule": 300.0},
+    # Retries the pushes to the 12345 platform that are due (cases.hotline).
+    "retry-hotline-pushes": {"task": "cases.tasks.retry_hotline_pushes", "schedule": 60.0},
+    # SMS/email whose delivery task never reached the broker (it was down): chengguan.messaging.
+    "deliver-pending-messages": {"task": "cases.tasks.sweep_pending_messages", "schedule": 120.0},
+    "remind-deadlines": {"task": "cases.tasks.remind_deadlines", "schedule": 600.0},
+    "send-daily-digests": {
+        "task": "cases.tasks.send_daily_digests",
+        "schedule": crontab(minute=DAILY_DIGEST_AT[1], hour=DAILY_DIGEST_AT[0]),
+    },
     "schedule-return-visits": {"task": "cases.tasks.schedule_return_visits", "schedule": 3600.0},
     "remind-return-visits": {
         "task": "cases.tasks.remind_return_visits",
@@ -156,6 +200,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "liaisons.tasks.flag_missed_patrols",
         "schedule": crontab(minute=15, hour=0),
     },
+    # Backup liaisons (AB角) gain and lose a community's access at their cover periods' edges.
+    "sync-cover-periods": {"task": "liaisons.tasks.sync_cover_periods", "schedule": 300.0},
     "remind-reinspections": {
         "task": "inspections.tasks.remind_reinspections",
         "schedule": crontab(minute=0, hour="8,14"),
@@ -164,11 +210,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inspections.tasks.remind_expiring_agreements",
         "schedule": crontab(minute=0, hour=9),
     },
+    "purge-expired-exports": {
+        "task": "cases.tasks.purge_expired_exports",
+        "schedule": crontab(minute=40, hour=3),
+    },
+    "prune-api-call-logs": {"task": "cases.tasks.prune_api_call_logs", "schedule": crontab(minute=50, hour=3)},
 }
 
 # --- Auth and permissions -----------------------------------------------------
 AUTH_USER_MODEL = "chengguan.User"
 AUTHENTICATION_BACKENDS = [
+    # First, as django-axes requires: refuses a locked-out username+address.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -178,12 +231,44 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# Django's validators; their messages come translated in Django's zh_Hans catalog.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("username", "name", "phone", "email")},
+    },
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env.int("PASSWORD_MIN_LENGTH", default=10)},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sessions last one working shift and end when the browser closes; they are
+# not extended by activity, so a stolen cookie is worth at most one shift.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Brute force (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused for AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "chengguan.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "chengguan.security.client_ip"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# Two-factor sign-in (django-otp, TOTP + single-use recovery codes): required
+# for these roles (chengguan.roles.Role values), optional for everyone else.
+OTP_REQUIRED_ROLES = env.list("OTP_REQUIRED_ROLES", default=["supervisor", "admin"])
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="城管进社区")
+OTP_RECOVERY_CODES = 10
 
 # --- Internationalisation -----------------------------------------------------
 LANGUAGE_CODE = "zh-hans"
@@ -197,8 +282,62 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
-MEDIA_URL = "media/"
+MEDIA_URL = env("MEDIA_URL", default="media/")
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+# Photos hidden by moderation live here, outside MEDIA_ROOT, and are never
+# served by URL (cases.attachments.private_storage; STORAGES["private"] wins).
+PRIVATE_MEDIA_ROOT = env("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private"))
+# Uploaded files go through the storage API: the filesystem by default,
+# S3-compatible object storage (django-storages) with MEDIA_STORAGE=s3.
+MEDIA_STORAGE = env("MEDIA_STORAGE", default="filesystem")
+if MEDIA_STORAGE == "s3":
+    _media_storage: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env("AWS_STORAGE_BUCKET_NAME"),
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            "custom_domain": env("AWS_S3_CUSTOM_DOMAIN", default=None),
+            "location": env("AWS_LOCATION", default="media"),
+            # Photos carry personal data: private objects, links that expire.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": env.int("AWS_QUERYSTRING_EXPIRE", default=3600),
+            "file_overwrite": False,
+            "signature_version": "s3v4",
+            "addressing_style": env("AWS_S3_ADDRESSING_STYLE", default="auto"),
+        },
+    }
+elif MEDIA_STORAGE == "filesystem":
+    _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE must be 'filesystem' or 's3', not {MEDIA_STORAGE!r}.")
+# Static files are served by WhiteNoise. In production they are collected
+# with hashed names and pre-compressed (run `manage.py collectstatic`);
+# elsewhere they are read from the source folders, so nothing needs collecting.
+STATIC_MANIFEST = env.bool("STATIC_MANIFEST", default=IS_PRODUCTION)
+STORAGES = {
+    "default": _media_storage,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+if MEDIA_STORAGE == "s3":
+    # Hidden photos (cases.attachments.private_storage) in the same bucket under
+    # another prefix, or in AWS_PRIVATE_STORAGE_BUCKET_NAME.
+    _private_options = dict(_media_storage["OPTIONS"])  # type: ignore[call-overload]
+    _private_options.update(
+        bucket_name=env("AWS_PRIVATE_STORAGE_BUCKET_NAME", default=_private_options["bucket_name"]),
+        location=env("AWS_PRIVATE_LOCATION", default="private"),
+        custom_domain=None,
+    )
+    STORAGES["private"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _private_options}
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+WHITENOISE_AUTOREFRESH = not STATIC_MANIFEST
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
 
@@ -215,11 +354,25 @@ PUBLIC_REPORT_RATE_PER_PHONE = env("PUBLIC_REPORT_RATE_PER_PHONE", default="10/d
 PUBLIC_REPORT_CAPTCHA_AFTER = env.int("PUBLIC_REPORT_CAPTCHA_AFTER", default=3)
 PUBLIC_TRACK_MISSES_PER_IP = env("PUBLIC_TRACK_MISSES_PER_IP", default="30/h")
 PUBLIC_NEARBY_RATE_PER_IP = env("PUBLIC_NEARBY_RATE_PER_IP", default="120/h")
+# Load benchmarks only (bench/load.py): ABUSE_LIMITS_ENABLED=false switches off
+# the public pages' rate limits (django-ratelimit's RATELIMIT_ENABLE) and the
+# complaint form's CAPTCHA. Refused with DJANGO_ENV=production.
+ABUSE_LIMITS_ENABLED = env.bool("ABUSE_LIMITS_ENABLED", default=True)
+RATELIMIT_ENABLE = ABUSE_LIMITS_ENABLED
+if not ABUSE_LIMITS_ENABLED:
+    PUBLIC_REPORT_CAPTCHA_AFTER = 2**31
+# Load benchmarks only: mounts /bench/ceiling/, a bare view doing one INSERT
+# into the bench_ceiling table bench/load.py creates (chengguan.bench_views).
+BENCH_CEILING_ENABLED = env.bool("BENCH_CEILING_ENABLED", default=False)
 # Behind a reverse proxy, the header carrying the client address, e.g.
 # HTTP_X_REAL_IP (django-ratelimit); unset means REMOTE_ADDR.
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
 CAPTCHA_IMAGE_SIZE = (120, 40)
 CAPTCHA_LENGTH = 4
+# Handlers are reminded this many working hours before a case's deadline (cases.jobs.remind_deadlines).
+DEADLINE_REMINDER_BEFORE = timedelta(hours=env.float("DEADLINE_REMINDER_HOURS", default=4.0))
+# Where the site is served, e.g. "https://cg.example.gov.cn": links in staff emails and SMS.
+SITE_URL = env("SITE_URL", default="")
 # Working days after closure by which the liaison calls the reporter back (回访).
 RETURN_VISIT_DAYS = env.int("RETURN_VISIT_DAYS", default=3)
 # SMS gateway class (chengguan.messaging); the console backend only logs.
@@ -231,6 +384,10 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="noreply@chengguan.local"
 # talks to no other host.
 MAP_TILE_URL = env("MAP_TILE_URL", default="")
 MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")
+# Case list exports: up to this many rows stream at once, more run as a Celery
+# job whose file is deleted this many days after it was written.
+EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=10_000)
+EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 
 # --- REST API (/api/v1/) and Open311 (/open311/v2/) ----------------------------
 REST_FRAMEWORK = {
@@ -238,9 +395,13 @@ REST_FRAMEWORK = {
     # WWW-Authenticate) instead of getting a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        "chengguan.api_keys.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "chengguan.api_keys.ApiKeyWritePermission",
+    ],
     # JSON only: people explore the API on the documentation page (/api/docs/).
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "chengguan.api_pagination.PageNumberPagination",
@@ -287,6 +448,7 @@ SPECTACULAR_SETTINGS = {
         "CommunityKindEnum": "communities.choices.CommunityKind",
         "HandlingUnitKindEnum": "communities.choices.UnitKind",
         "ShopKindEnum": "inspections.choices.UnitKind",
+        "CaseAttachmentKindEnum": "cases.choices.AttachmentKind",
     },
 }
 # Open311 GeoReport v2. The jurisdiction this server answers for (empty: any
@@ -298,16 +460,69 @@ OPEN311_CONTACT = env("OPEN311_CONTACT", default="")
 # Requests with an api_key are counted per client at this rate (anonymous
 # ones at the API's anon rate).
 OPEN311_CLIENT_RATE = env("OPEN311_CLIENT_RATE", default="600/minute")
+# Pushing status changes back to the 12345 platform (cases.hotline): the
+# address this site is reached at (photo URLs in the pushes are built on it),
+# the HTTP timeouts in seconds (connect, read), the retry backoff (first wait
+# and ceiling, in seconds, doubled after each failure, with jitter) and the
+# attempts before a push is given up (dead) and listed for the operators.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000/")
+HOTLINE_PUSH_CONNECT_TIMEOUT = env.float("HOTLINE_PUSH_CONNECT_TIMEOUT", default=3.0)
+HOTLINE_PUSH_READ_TIMEOUT = env.float("HOTLINE_PUSH_READ_TIMEOUT", default=10.0)
+HOTLINE_PUSH_BACKOFF = env.int("HOTLINE_PUSH_BACKOFF", default=60)
+HOTLINE_PUSH_BACKOFF_MAX = env.int("HOTLINE_PUSH_BACKOFF_MAX", default=6 * 3600)
+HOTLINE_PUSH_MAX_ATTEMPTS = env.int("HOTLINE_PUSH_MAX_ATTEMPTS", default=10)
+# Calls made with API keys (cases.ApiCallLog) are kept this many days.
+API_CALL_LOG_RETENTION_DAYS = env.int("API_CALL_LOG_RETENTION_DAYS", default=90)
 
+# One JSON object per line (python-json-logger) carrying the request id of the
+# web request or of the request that queued the Celery task; LOG_FORMAT=plain
+# for people reading a terminal (the default with DEBUG).
+LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "chengguan.logging.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# The worker logs through the configuration above instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Incoming X-Request-ID values are kept when they look like an id, else replaced.
+REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=True)
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
+
+if IS_PRODUCTION:
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see deploy/).
+    if DEBUG:
+        raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production.")
+    if "ALLOWED_HOSTS" not in env.ENVIRON:
+        raise ImproperlyConfigured("Set ALLOWED_HOSTS (comma-separated host names) in production.")
+    if not ABUSE_LIMITS_ENABLED or BENCH_CEILING_ENABLED:
+        raise ImproperlyConfigured("ABUSE_LIMITS_ENABLED=false and BENCH_CEILING_ENABLED are for benchmarks only.")
+    _proxy_header = env("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO")
+    SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"

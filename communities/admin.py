@@ -10,12 +10,29 @@ import json
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from guardian.admin import GuardedModelAdmin, GuardedModelAdminMixin
 
-from communities.models import Area, Community, District, GridCell, HandlingUnit, Street
+from chengguan import clock
+from chengguan.audit import audit
+from chengguan.errors import InvalidInput
+from communities.models import (
+    Area,
+    Community,
+    District,
+    EnforcementDisclosure,
+    Facility,
+    GridCell,
+    HandlingUnit,
+    Street,
+)
+from communities.services import facility_import_csv, facility_place, facility_save
 
 
 class AreaForm(forms.ModelForm):
@@ -138,3 +155,175 @@ class HandlingUnitAdmin(GuardedModelAdmin):
     list_select_related = ["district"]
     search_fields = ["code", "name"]
     ordering = ["code"]
+
+
+# --- facilities (城市服务码) and the enforcement disclosure ------------------------------
+
+
+class FacilityImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("Columns: code, name, kind, lat, lng, address, community, active. UTF-8, header first."),
+    )
+
+
+class FacilityAdminForm(forms.ModelForm):
+    class Meta:
+        model = Facility
+        fields = ["code", "name", "kind", "lat", "lng", "address", "community", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("lat") is not None and data.get("lng") is not None:
+            try:
+                facility_place(lat=data["lat"], lng=data["lng"], community=data.get("community"))
+            except InvalidInput as error:
+                self.add_error(error.params.get("field") or None, str(error.message))
+        return data
+
+
+@admin.register(Facility)
+class FacilityAdmin(admin.ModelAdmin):
+    form = FacilityAdminForm
+    list_display = ["code", "name", "kind", "community", "grid_cell", "is_active", "qr_links"]
+    list_filter = ["kind", "community__street__district", "is_active"]
+    list_select_related = ["community", "grid_cell"]
+    search_fields = ["code", "name", "address", "community__name"]
+    autocomplete_fields = ["community"]
+    readonly_fields = ["grid_cell", "created_at"]
+    fields = [
+        "code",
+        "name",
+        "kind",
+        "lat",
+        "lng",
+        "address",
+        "community",
+        "grid_cell",
+        "is_active",
+        "created_at",
+    ]
+    ordering = ["community", "code"]
+    change_list_template = "admin/communities/facility/change_list.html"
+
+    @admin.display(description=_("QR code"))
+    def qr_links(self, obj: Facility) -> str:
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            reverse("communities:facility_qr_sheet", args=[obj.code]),
+            _("print"),
+            reverse("communities:facility_detail", args=[obj.code]),
+            _("public page"),
+        )
+
+    def save_model(self, request: HttpRequest, obj: Facility, form: Any, change: bool) -> None:
+        # Through the service, so the point is routed and the change audited.
+        saved, _created = facility_save(
+            code=obj.code,
+            name=obj.name,
+            kind=obj.kind,
+            lat=obj.lat,
+            lng=obj.lng,
+            address=obj.address,
+            community=obj.community if obj.community_id else None,
+            is_active=obj.is_active,
+            actor=request.user,
+        )
+        obj.pk, obj.grid_cell, obj.community = saved.pk, saved.grid_cell, saved.community
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="communities_facility_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        result = None
+        form = FacilityImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            result = facility_import_csv(data=form.cleaned_data["file"].read(), actor=request.user)
+            if result.ok:
+                self.message_user(
+                    request,
+                    _("%(created)d facilities created, %(updated)d updated.")
+                    % {"created": result.created, "updated": result.updated},
+                    level=messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:communities_facility_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Import facilities from CSV"),
+            "form": form,
+            "result": result,
+        }
+        return TemplateResponse(request, "admin/communities/facility/import.html", context)
+
+
+class DisclosureForm(forms.ModelForm):
+    officers_text = forms.CharField(
+        label=_("Officers on duty"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=_("One officer a line: name, then badge number, separated by a comma or a space."),
+    )
+
+    class Meta:
+        model = EnforcementDisclosure
+        fields = [
+            "district",
+            "matters",
+            "legal_basis",
+            "process",
+            "appeal",
+            "complaint_phone",
+            "is_published",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["officers_text"] = "\n".join(
+            f"{o.get('name', '')}, {o.get('badge', '')}" for o in (self.instance.officers or [])
+        )
+
+    def clean_officers_text(self) -> list[dict[str, str]]:
+        officers = []
+        for number, line in enumerate(self.cleaned_data["officers_text"].splitlines(), start=1):
+            line = line.strip()
+            if not line:
+                continue
+            parts = [p.strip() for p in line.replace("，", ",").replace(",", " ").split() if p.strip()]
+            if len(parts) < 2:
+                raise ValidationError(
+                    _("Line %(line)d: give the officer's name and badge number.") % {"line": number}
+                )
+            officers.append({"name": " ".join(parts[:-1]), "badge": parts[-1]})
+        return officers
+
+    def save(self, commit: bool = True) -> Any:
+        self.instance.officers = self.cleaned_data["officers_text"]
+        self.instance.updated_at = clock.now()
+        return super().save(commit=commit)
+
+
+@admin.register(EnforcementDisclosure)
+class EnforcementDisclosureAdmin(admin.ModelAdmin):
+    form = DisclosureForm
+    list_display = ["district", "complaint_phone", "is_published", "updated_at"]
+    list_select_related = ["district"]
+    list_filter = ["is_published"]
+
+    def save_model(self, request: HttpRequest, obj: EnforcementDisclosure, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit(
+            actor=request.user,  # type: ignore[arg-type]  # the admin is signed in
+            action="disclosure.changed" if change else "disclosure.created",
+            target=obj,
+        )

@@ -16,3 +16,23 @@ class UnitKind(models.TextChoices):
     CONTRACTOR = "contractor", _("Contractor")
     STREET_OFFICE = "street_office", _("Street office")
     OTHER = "other", _("Other")
+
+
+class FacilityKind(models.TextChoices):
+    STREET_LIGHT = "street_light", _("Street light")
+    PUBLIC_TOILET = "public_toilet", _("Public toilet")
+    BILLBOARD = "billboard", _("Billboard")
+    BIN = "bin", _("Litter bin")
+    MANHOLE = "manhole", _("Manhole cover")
+    OTHER = "other", _("Other facility")
+
+
+# The complaint category a scan of each kind suggests (codes of cases.Category,
+# seeded by cases/migrations/0003): the resident may still choose another.
+FACILITY_CATEGORY_CODES: dict[str, str] = {
+    FacilityKind.STREET_LIGHT: "9002",
+    FacilityKind.PUBLIC_TOILET: "9004",
+    FacilityKind.BILLBOARD: "0205",
+    FacilityKind.BIN: "9003",
+    FacilityKind.MANHOLE: "9001",
+}

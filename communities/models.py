@@ -4,8 +4,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from chengguan import clock
 from chengguan.permissions import RestrictedQuerySet
-from communities.choices import CommunityKind, UnitKind
+from communities.choices import FACILITY_CATEGORY_CODES, CommunityKind, FacilityKind, UnitKind
 from communities.geometry import boundary_facts, parse_boundary
 
 
@@ -139,3 +140,99 @@ class HandlingUnit(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Facility(models.Model):
+    """A public facility carrying a QR service code (城市服务码): street light, toilet, bin…
+
+    Its point is routed to a community and grid cell (communities.services);
+    a scan opens the complaint form pre-filled with the place and the facility.
+    """
+
+    code = models.CharField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        help_text=_("Printed under the QR code; letters, digits, dots, dashes and underscores."),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=FacilityKind.choices, default=FacilityKind.OTHER
+    )
+    lat = models.FloatField(_("latitude"))
+    lng = models.FloatField(_("longitude"))
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    community = models.ForeignKey(
+        Community, verbose_name=_("community"), on_delete=models.PROTECT, related_name="facilities"
+    )
+    grid_cell = models.ForeignKey(
+        GridCell,
+        verbose_name=_("grid cell"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="facilities",
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=clock.now, editable=False)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["community", "code"]
+        verbose_name = _("facility")
+        verbose_name_plural = _("facilities")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lat__gte=-90, lat__lte=90, lng__gte=-180, lng__lte=180),
+                name="facility_coordinates_in_range",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def category_code(self) -> str:
+        """The code of the complaint category a scan of this facility suggests ("" for none)."""
+        return FACILITY_CATEGORY_CODES.get(self.kind, "")
+
+
+class EnforcementDisclosure(models.Model):
+    """执法信息公开: what a district's city-management enforcement covers, published as is."""
+
+    district = models.OneToOneField(
+        District, verbose_name=_("district"), on_delete=models.CASCADE, related_name="disclosure"
+    )
+    matters = models.TextField(_("enforcement matters"), help_text=_("One matter a line."))
+    legal_basis = models.TextField(_("legal basis"), help_text=_("One law or regulation a line."))
+    process = models.TextField(_("enforcement process"))
+    appeal = models.TextField(_("how to appeal"))
+    complaint_phone = models.CharField(_("complaint phone"), max_length=32)
+    officers = models.JSONField(
+        _("officers on duty"),
+        default=list,
+        blank=True,
+        help_text=_('A list of {"name": …, "badge": …}; edited one officer a line in the admin.'),
+    )
+    is_published = models.BooleanField(_("published"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), default=clock.now)
+
+    class Meta:
+        verbose_name = _("enforcement disclosure")
+        verbose_name_plural = _("enforcement disclosures")
+
+    def __str__(self) -> str:
+        return str(self.district)
+
+    @staticmethod
+    def _lines(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+    @property
+    def matter_lines(self) -> list[str]:
+        return self._lines(self.matters)
+
+    @property
+    def legal_basis_lines(self) -> list[str]:
+        return self._lines(self.legal_basis)

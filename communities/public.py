@@ -15,7 +15,7 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Max, Min, QuerySet
 
-from communities.models import Community, Street
+from communities.models import Community, Facility, Street
 
 # Six decimals are ~0.1 m: more precision only makes the map data heavier.
 COORDINATE_DECIMALS = 6
@@ -49,6 +49,17 @@ def communities_by_street(communities: Iterable[Community] | None = None) -> lis
 
 def public_community(code: str) -> Community | None:
     return public_communities().filter(code=code).first()
+
+
+def public_facility(code: str) -> Facility | None:
+    """An active facility of an active community by its QR code, or None."""
+    if not code:
+        return None
+    return (
+        Facility.objects.filter(code=code, is_active=True, community__is_active=True)
+        .select_related("community__street__district", "grid_cell")
+        .first()
+    )
 
 
 def _round_coordinates(value: Any) -> Any:

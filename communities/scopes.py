@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Q
 
 from chengguan.permissions import NOTHING, Scope, ScopeRule, area_rule, in_ids, register_rule
-from communities.models import Community, District, GridCell, HandlingUnit, Street
+from communities.models import Community, District, Facility, GridCell, HandlingUnit, Street
 
 
 def _unit_q(scope: Scope, user: Any, action: str) -> Q:
@@ -38,6 +38,14 @@ def register() -> None:
         GridCell,
         area_rule(
             app_model="communities.gridcell",
+            district_path="community__street__district_id",
+            community_path="community_id",
+        ),
+    )
+    register_rule(
+        Facility,
+        area_rule(
+            app_model="communities.facility",
             district_path="community__street__district_id",
             community_path="community_id",
         ),

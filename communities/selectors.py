@@ -1,11 +1,13 @@
 """Reads on geography: routing a point, listing areas."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 
 from communities.geometry import covers
-from communities.models import Area, Community, District, GridCell
+from communities.models import Area, Community, District, Facility, GridCell
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,104 @@ def locate_point(lat: float, lng: float) -> Place:
         return Place(district=district, community=None, grid_cell=None)
     grid_cell = _first_covering(GridCell.objects.filter(community=community), lat, lng)
     return Place(district=community.street.district, community=community, grid_cell=grid_cell)
+
+
+# --- facilities (城市服务码) ---------------------------------------------------------
+
+REPEAT_FAULT_DAYS = 90
+# This many reports in REPEAT_FAULT_DAYS make a facility a repeat fault.
+REPEAT_FAULT_THRESHOLD = 3
+
+
+def facilities_of(community: Community, user: Any) -> QuerySet[Facility]:
+    """The community's active facilities the user may see, in code order."""
+    return (
+        Facility.objects.restrict(user, "view")
+        .filter(community=community, is_active=True)
+        .select_related("community", "grid_cell")
+        .order_by("code")
+    )
+
+
+def facility_public_cases(facility: Facility) -> QuerySet[Any]:
+    """The facility's cases as strangers may see them: no conduct complaints, no duplicates, no false reports.
+
+    Only public fields are meant to be shown (number, category, status, dates);
+    the views never read the reporter or the description.
+    """
+    from cases.models import Case
+
+    return (
+        Case.objects.filter(
+            facility=facility, subject_officer__isnull=True, merged_into__isnull=True, false_report=False
+        )
+        .select_related("category")
+        .only("number", "status", "category__name", "category__name_en", "reported_at", "closed_at")
+        .order_by("-reported_at")
+    )
+
+
+def facility_recent_count(facility: Facility, *, now: datetime, days: int = REPEAT_FAULT_DAYS) -> int:
+    """Reports about the facility in the last `days` days (repeat faults, 反复故障)."""
+    return facility_public_cases(facility).filter(reported_at__gte=now - timedelta(days=days)).count()
+
+
+# --- enforcement disclosure (执法信息公开) -----------------------------------------------
+
+DISCLOSURE_DAYS = 365
+
+
+@dataclass(frozen=True)
+class DisclosureRow:
+    category: str
+    total: int
+    closed: int
+    rejected: int
+    open: int
+    false_reports: int
+
+
+def disclosure_results(district: District, *, now: datetime) -> list[DisclosureRow]:
+    """Cases reported in the district in the last 12 months by category and outcome, in one query.
+
+    Duplicates merged into another case are counted once, with their master.
+    """
+    from django.db.models import Count, Q
+
+    from cases.choices import OPEN_STATUSES, CaseStatus
+    from cases.models import Case
+
+    rows = (
+        Case.objects.filter(
+            district=district,
+            reported_at__gte=now - timedelta(days=DISCLOSURE_DAYS),
+            merged_into__isnull=True,
+        )
+        .values("category__name", "category__name_en")
+        .annotate(
+            total=Count("pk"),
+            closed=Count("pk", filter=Q(status=CaseStatus.CLOSED)),
+            rejected=Count("pk", filter=Q(status=CaseStatus.REJECTED)),
+            open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+            false_reports=Count("pk", filter=Q(false_report=True)),
+        )
+        .order_by("-total", "category__name")
+    )
+    from django.utils.translation import get_language
+    from django.utils.translation import gettext as _
+
+    english = (get_language() or "").startswith("en")
+    return [
+        DisclosureRow(
+            category=(
+                row["category__name_en"] if english and row["category__name_en"] else row["category__name"]
+            )
+            or _("Not yet classified"),
+            total=row["total"],
+            closed=row["closed"],
+            rejected=row["rejected"],
+            open=row["open"],
+            false_reports=row["false_reports"],
+        )
+        for row in rows
+    ]

@@ -1,16 +1,34 @@
 """Public community pages (人员信息上墙公开): the posted liaisons and how the community's cases fare."""
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from cases.choices import OPEN_STATUSES, CaseStatus
 from cases.selectors import community_public_stats
-from communities.public import communities_by_street, public_community, responsible_liaisons
+from chengguan import clock
+from communities import qr
+from communities.models import Community, District, Facility
+from communities.public import communities_by_street, public_community, public_facility, responsible_liaisons
+from communities.selectors import (
+    REPEAT_FAULT_DAYS,
+    REPEAT_FAULT_THRESHOLD,
+    disclosure_results,
+    facilities_of,
+    facility_public_cases,
+    facility_recent_count,
+)
 from liaisons.choices import AssignmentRole
-from liaisons.selectors import current_liaison
+from liaisons.selectors import current_cover, current_liaison
+
+PAST_CASES_PER_PAGE = 20
 
 
 def _percent(rate: float | None) -> int | None:
@@ -47,9 +65,175 @@ def community_detail(request: HttpRequest, code: str) -> HttpResponse:
             "district": community.street.district,
             "responsible": current_liaison(community),
             "backup": current_liaison(community, AssignmentRole.BACKUP),
+            "cover": current_cover(community),
             "stats": stats,
             "on_time_percent": _percent(stats["on_time_rate"]),
             "satisfaction_percent": _percent(stats["satisfaction_rate"]),
             "report_url": f"{reverse('public:report')}?{urlencode({'community': community.code})}",
         },
+    )
+
+
+# --- QR service codes (城市服务码): printable sheets for staff -------------------------------
+
+
+@dataclass(frozen=True)
+class QrLabel:
+    title: str
+    subtitle: str
+    code: str
+    url: str
+    svg: str
+    png_url: str
+    svg_url: str
+
+
+def _facility_label(request: HttpRequest, facility: Facility) -> QrLabel:
+    url = qr.absolute(request, qr.facility_report_path(facility))
+    return QrLabel(
+        title=facility.name,
+        subtitle=f"{facility.get_kind_display()} · {facility.community.name}",
+        code=facility.code,
+        url=url,
+        svg=qr.qr_svg(url),
+        png_url=reverse("communities:facility_qr_image", args=[facility.code, "png"]),
+        svg_url=reverse("communities:facility_qr_image", args=[facility.code, "svg"]),
+    )
+
+
+def _community_label(request: HttpRequest, community: Community) -> QrLabel:
+    url = qr.absolute(request, qr.community_report_path(community))
+    return QrLabel(
+        title=community.name,
+        subtitle=_("Report any problem in this community"),
+        code=community.code,
+        url=url,
+        svg=qr.qr_svg(url),
+        png_url=reverse("communities:qr_image", args=[community.code, "png"]),
+        svg_url=reverse("communities:qr_image", args=[community.code, "svg"]),
+    )
+
+
+def _staff_community(request: HttpRequest, code: str) -> Community:
+    # Outside the user's scope the community does not exist for them.
+    return get_object_or_404(
+        Community.objects.restrict(request.user, "view").select_related("street__district"), code=code
+    )
+
+
+def _staff_facility(request: HttpRequest, code: str) -> Facility:
+    return get_object_or_404(
+        Facility.objects.restrict(request.user, "view").select_related("community__street__district"),
+        code=code,
+    )
+
+
+@login_required
+@require_GET
+def qr_sheet(request: HttpRequest, code: str) -> HttpResponse:
+    """A4 sheet of a community's QR codes: one for the community, one per active facility."""
+    community = _staff_community(request, code)
+    labels = [_community_label(request, community)]
+    labels += [_facility_label(request, facility) for facility in facilities_of(community, request.user)]
+    return render(
+        request,
+        "communities/qr_sheet.html",
+        {
+            "community": community,
+            "labels": labels,
+            "title": _("QR service codes of %(name)s") % {"name": community.name},
+        },
+    )
+
+
+@login_required
+@require_GET
+def facility_qr_sheet(request: HttpRequest, code: str) -> HttpResponse:
+    facility = _staff_facility(request, code)
+    return render(
+        request,
+        "communities/qr_sheet.html",
+        {
+            "community": facility.community,
+            "labels": [_facility_label(request, facility)],
+            "title": _("QR service code of %(name)s") % {"name": facility.name},
+        },
+    )
+
+
+def _image_response(url: str, fmt: str, filename: str) -> HttpResponse:
+    if fmt == "png":
+        response = HttpResponse(qr.qr_png(url), content_type="image/png")
+    elif fmt == "svg":
+        response = HttpResponse(qr.qr_svg_document(url), content_type="image/svg+xml")
+    else:
+        raise Http404
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
+
+
+@login_required
+@require_GET
+def qr_image(request: HttpRequest, code: str, fmt: str) -> HttpResponse:
+    community = _staff_community(request, code)
+    return _image_response(
+        qr.absolute(request, qr.community_report_path(community)), fmt, f"qr-{community.code}"
+    )
+
+
+@login_required
+@require_GET
+def facility_qr_image(request: HttpRequest, code: str, fmt: str) -> HttpResponse:
+    facility = _staff_facility(request, code)
+    return _image_response(
+        qr.absolute(request, qr.facility_report_path(facility)), fmt, f"qr-{facility.code}"
+    )
+
+
+# --- the public facility page -----------------------------------------------------------------
+
+
+@require_GET
+def facility_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """A facility's public page: its open and past cases (public fields only) and repeat faults."""
+    facility = public_facility(code)
+    if facility is None:
+        raise Http404
+    cases = facility_public_cases(facility)
+    open_cases = list(cases.filter(status__in=OPEN_STATUSES - {CaseStatus.REPORTED})[:50])
+    past = Paginator(cases.filter(status=CaseStatus.CLOSED), PAST_CASES_PER_PAGE)
+    page = past.get_page(request.GET.get("page"))
+    recent = facility_recent_count(facility, now=clock.now())
+    return render(
+        request,
+        "communities/facility_detail.html",
+        {
+            "facility": facility,
+            "community": facility.community,
+            "open_cases": open_cases,
+            "page_obj": page,
+            "page_range": past.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "recent_count": recent,
+            "repeat_days": REPEAT_FAULT_DAYS,
+            "is_repeat_fault": recent >= REPEAT_FAULT_THRESHOLD,
+            "report_url": qr.facility_report_path(facility),
+        },
+    )
+
+
+# --- enforcement disclosure (执法信息公开) ----------------------------------------------------
+
+
+@require_GET
+def disclosure(request: HttpRequest, code: str) -> HttpResponse:
+    """A district's enforcement disclosure with the last 12 months' results, for everyone."""
+    district = get_object_or_404(District.objects.filter(is_active=True), code=code)
+    info = getattr(district, "disclosure", None)
+    if info is None or not info.is_published:
+        raise Http404
+    results = disclosure_results(district, now=clock.now())
+    return render(
+        request,
+        "communities/disclosure.html",
+        {"district": district, "info": info, "results": results},
     )

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chengguan import clock
+from chengguan.models import NotificationKind
 from chengguan.notifications import notify
 from inspections.choices import NoticeStatus
 from inspections.models import Agreement, RectificationNotice
@@ -29,6 +30,7 @@ def remind_reinspections() -> int:
         sent += notify(
             recipients=liaisons_for(notice.unit.community),
             key=f"notice:{notice.pk}:reinspect",
+            kind=NotificationKind.FIELD_WORK,
             title=_("Re-inspection due: %(unit)s") % {"unit": notice.unit.name},
             body=_("Notice %(number)s was due %(deadline)s.")
             % {"number": notice.number, "deadline": f"{timezone.localtime(notice.deadline):%Y-%m-%d %H:%M}"},
@@ -52,6 +54,7 @@ def remind_expiring_agreements() -> int:
         sent += notify(
             recipients=liaisons_for(agreement.unit.community),
             key=f"agreement:{agreement.pk}:expiring",
+            kind=NotificationKind.FIELD_WORK,
             title=_("Frontage responsibility agreement expiring: %(unit)s") % {"unit": agreement.unit.name},
             body=_("Agreement %(number)s ends on %(date)s.")
             % {"number": agreement.number, "date": agreement.ends_on},

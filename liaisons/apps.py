@@ -9,11 +9,18 @@ class LiaisonsConfig(AppConfig):
 
     def ready(self) -> None:
         from chengguan.permissions import area_rule, register_rule
-        from liaisons.models import LiaisonAssignment, Meeting, PatrolLog, PatrolPlan, ScheduledPatrol
+        from liaisons.models import (
+            CoverPeriod,
+            LiaisonAssignment,
+            Meeting,
+            PatrolLog,
+            PatrolPlan,
+            ScheduledPatrol,
+        )
 
         # Everything a liaison does belongs to one community: visible to
         # whoever works in it or oversees its district.
-        for model in (LiaisonAssignment, PatrolPlan, ScheduledPatrol, PatrolLog, Meeting):
+        for model in (LiaisonAssignment, PatrolPlan, ScheduledPatrol, PatrolLog, Meeting, CoverPeriod):
             register_rule(
                 model,
                 area_rule(

@@ -17,6 +17,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,9 +29,12 @@ from cases.models import Case, Category
 from cases.selectors import cases_for
 from cases.services import MAX_DESCRIPTION
 from chengguan import clock
+from chengguan.roles import Role
 from communities.models import Community, GridCell
 from liaisons.home import communities_overseen, communities_worked_in, grid_cells_of
 from liaisons.services import FindingInput
+
+User = get_user_model()
 
 CLIENT_UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 MAX_FINDINGS = 20
@@ -450,3 +454,39 @@ class MeetingForm(forms.Form):
                 params={"numbers": "、".join(missing)},
             )
         return [found[n] for n in numbers]
+
+
+# --- cover periods (AB角) -------------------------------------------------------------
+
+
+class CoverForm(forms.Form):
+    """A supervisor names a backup liaison to cover a community for a period."""
+
+    community = forms.ModelChoiceField(label=_("Community"), queryset=Community.objects.none())
+    backup = forms.ModelChoiceField(label=_("Covering liaison"), queryset=User.objects.none())
+    starts_at = forms.DateTimeField(label=_("From"), widget=DateTimeLocalInput())
+    ends_at = forms.DateTimeField(label=_("Until"), widget=DateTimeLocalInput())
+    reason = forms.CharField(label=_("Reason"), max_length=200)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        community_field = self.fields["community"]
+        assert isinstance(community_field, forms.ModelChoiceField)
+        community_field.queryset = (
+            Community.objects.restrict(user, "view")
+            .filter(is_active=True)
+            .select_related("street")
+            .order_by("code")
+        )
+        backup_field = self.fields["backup"]
+        assert isinstance(backup_field, forms.ModelChoiceField)
+        backup_field.queryset = User.objects.filter(is_active=True, groups__name=Role.LIAISON).order_by(
+            "name"
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The cover must end after it starts."))
+        return data

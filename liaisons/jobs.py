@@ -9,17 +9,19 @@ import logging
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases.selectors import users_overseeing
 from chengguan import clock
+from chengguan.models import NotificationKind
 from chengguan.notifications import notify
 from chengguan.roles import Role
 from liaisons.choices import ScheduledPatrolStatus
-from liaisons.models import PatrolPlan, ScheduledPatrol
+from liaisons.models import CoverPeriod, PatrolPlan, ScheduledPatrol
 from liaisons.selectors import liaisons_for
-from liaisons.services import patrol_plan_schedule
+from liaisons.services import cover_sync, patrol_plan_schedule
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ def remind_patrols() -> int:
         sent += notify(
             recipients=liaisons_for(slot.community),
             key=f"patrol:{slot.pk}:{when}",
+            kind=NotificationKind.FIELD_WORK,
             title=title,
             body=_("Window %(start)s – %(end)s.") % {"start": slot.window_start, "end": slot.window_end},
         )
@@ -86,6 +89,7 @@ def flag_missed_patrols() -> int:
             notify(
                 recipients=people,
                 key=f"patrol:{slot.pk}:missed",
+                kind=NotificationKind.FIELD_WORK,
                 title=_("Missed patrol in %(community)s") % {"community": slot.community.name},
                 body=_("No patrol was logged between %(start)s and %(end)s.")
                 % {"start": slot.window_start, "end": slot.window_end},
@@ -93,3 +97,22 @@ def flag_missed_patrols() -> int:
             flagged += 1
     logger.info("flag_missed_patrols: %d missed", flagged)
     return flagged
+
+
+def sync_cover_periods() -> int:
+    """Grant and withdraw backup liaisons' access at their cover periods' edges.
+
+    Picks the covers whose access does not match the clock and syncs each in
+    its own transaction (liaisons.services.cover_sync); running it twice does
+    nothing the second time.
+    """
+    now = clock.now()
+    running = Q(cancelled_at__isnull=True, starts_at__lte=now, ends_at__gt=now)
+    holds = Q(granted_at__isnull=False, withdrawn_at__isnull=True)
+    changed = 0
+    for cover in CoverPeriod.objects.filter((running & ~holds) | (holds & ~running)):
+        before = (cover.granted_at, cover.withdrawn_at)
+        after = cover_sync(cover=cover, now=now)
+        changed += (after.granted_at, after.withdrawn_at) != before
+    logger.info("sync_cover_periods: %d cover(s) changed", changed)
+    return changed

@@ -272,3 +272,61 @@ class Meeting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.held_at:%Y-%m-%d} {self.title}"
+
+
+class CoverPeriod(models.Model):
+    """A period in which a backup liaison (B角) covers a community (leave, urgent work).
+
+    While the period runs the backup holds the community's scope exactly as
+    its responsible liaison does; `granted_at`/`withdrawn_at` record when the
+    access was given and taken back (liaisons.services.cover_sync).
+    """
+
+    community = models.ForeignKey(
+        "communities.Community",
+        verbose_name=_("community"),
+        on_delete=models.PROTECT,
+        related_name="cover_periods",
+    )
+    backup = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("covering liaison"),
+        on_delete=models.PROTECT,
+        related_name="cover_periods",
+    )
+    starts_at = models.DateTimeField(_("from"))
+    ends_at = models.DateTimeField(_("until"))
+    reason = models.CharField(_("reason"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), default=clock.now, editable=False)
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    granted_at = models.DateTimeField(_("access granted at"), null=True, blank=True, editable=False)
+    withdrawn_at = models.DateTimeField(_("access withdrawn at"), null=True, blank=True, editable=False)
+
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-starts_at"]
+        verbose_name = _("cover period")
+        verbose_name_plural = _("cover periods")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="cover_ends_after_start"
+            )
+        ]
+        indexes = [models.Index(fields=["starts_at", "ends_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.community} – {self.backup}"
+
+    def is_running(self, at: object = None) -> bool:
+        """True while the period covers the moment `at` (now by default) and is not cancelled."""
+        moment = at or clock.now()
+        return self.cancelled_at is None and self.starts_at <= moment < self.ends_at  # type: ignore[operator]

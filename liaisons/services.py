@@ -7,26 +7,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from guardian.shortcuts import assign_perm, remove_perm
 
 from cases import services as case_services
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD, normalise_image
-from cases.choices import CaseSource
+from cases.choices import OPEN_STATUSES, CaseSource
 from cases.models import Case, Category
 from chengguan import clock
 from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput
-from chengguan.permissions import forget_scope, scope_for
+from chengguan.permissions import can, forget_scope, scope_for
 from chengguan.roles import Role
 from communities.models import Community, GridCell
 from liaisons.choices import AssignmentRole, PatrolFrequency, ScheduledPatrolStatus
 from liaisons.models import (
+    CoverPeriod,
     LiaisonAssignment,
     Meeting,
     PatrolFinding,
@@ -39,10 +42,18 @@ from liaisons.models import (
 COMMUNITY_PERM = "communities.work_in_community"
 
 
-def _still_responsible(liaison: Any, community: Community) -> bool:
-    return LiaisonAssignment.objects.filter(
+def _still_responsible(liaison: Any, community: Community, *, except_cover: int | None = None) -> bool:
+    """True while the liaison still works in the community: posted there, or covering it now."""
+    if LiaisonAssignment.objects.filter(
         community=community, liaison=liaison, role=AssignmentRole.RESPONSIBLE, ends_at__isnull=True
-    ).exists()
+    ).exists():
+        return True
+    covers = CoverPeriod.objects.filter(
+        community=community, backup=liaison, granted_at__isnull=False, withdrawn_at__isnull=True
+    )
+    if except_cover is not None:
+        covers = covers.exclude(pk=except_cover)
+    return covers.exists()
 
 
 @transaction.atomic
@@ -373,3 +384,298 @@ def meeting_record(
     meeting.cases.set(cases)
     audit(actor=actor, action="meeting.recorded", target=community, meeting=meeting.pk)
     return meeting
+
+
+# --- cover periods (AB角) -----------------------------------------------------------
+
+
+def cover_check(
+    *, community: Community, backup: Any, starts_at: datetime, ends_at: datetime, reason: str, actor: Any
+) -> str:
+    if not can(actor, "change", CoverPeriod(community=community)):
+        raise ActionNotPermitted()
+    if not backup.is_active or not backup.groups.filter(name=Role.LIAISON).exists():
+        raise InvalidInput(
+            _("Only active liaison officers can cover a community."), code="invalid.liaison", field="backup"
+        )
+    if LiaisonAssignment.objects.filter(
+        community=community, liaison=backup, role=AssignmentRole.RESPONSIBLE, ends_at__isnull=True
+    ).exists():
+        raise InvalidInput(
+            _("The covering officer is already this community's liaison."),
+            code="invalid.cover",
+            field="backup",
+        )
+    if ends_at <= starts_at:
+        raise InvalidInput(
+            _("The cover must end after it starts."), code="invalid.cover_period", field="ends_at"
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput(
+            _("Please give the reason for the cover."), code="invalid.required", field="reason"
+        )
+    return reason
+
+
+@transaction.atomic
+def cover_create(
+    *,
+    community: Community,
+    backup: Any,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    actor: Any,
+) -> CoverPeriod:
+    """Let a backup liaison (B角) cover a community for a period.
+
+    Preconditions: the actor may change cover periods in the community's
+    district (supervisor); the backup is an active liaison who is not the
+    community's responsible liaison; the period ends after it starts; a reason.
+    Side effects: audited (cover.created); when the period is running now the
+    backup gets the community's access at once (cover_sync), otherwise the
+    beat job grants it at the start.
+    """
+    reason = cover_check(
+        community=community, backup=backup, starts_at=starts_at, ends_at=ends_at, reason=reason, actor=actor
+    )
+    cover = CoverPeriod(
+        community=community,
+        backup=backup,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason,
+        created_by=actor,
+    )
+    cover.full_clean()
+    cover.save()
+    audit(
+        actor=actor,
+        action="cover.created",
+        target=community,
+        cover=cover.pk,
+        backup=backup.pk,
+        starts_at=starts_at.isoformat(),
+        ends_at=ends_at.isoformat(),
+    )
+    return cover_sync(cover=cover)
+
+
+@transaction.atomic
+def cover_change(
+    *, cover: CoverPeriod, starts_at: datetime, ends_at: datetime, reason: str, actor: Any
+) -> CoverPeriod:
+    """Move a cover period's dates or change its reason.
+
+    Preconditions: as cover_create; the cover is not cancelled.
+    Side effects: audited (cover.changed); access follows the new dates at once.
+    """
+    cover = CoverPeriod.objects.select_for_update().select_related("community", "backup").get(pk=cover.pk)
+    if cover.cancelled_at is not None:
+        raise InvalidInput(_("This cover was cancelled."), code="invalid.cover_cancelled")
+    cover.reason = cover_check(
+        community=cover.community,
+        backup=cover.backup,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason,
+        actor=actor,
+    )
+    cover.starts_at, cover.ends_at = starts_at, ends_at
+    cover.full_clean()
+    cover.save(update_fields=["starts_at", "ends_at", "reason"])
+    audit(
+        actor=actor,
+        action="cover.changed",
+        target=cover.community,
+        cover=cover.pk,
+        starts_at=starts_at.isoformat(),
+        ends_at=ends_at.isoformat(),
+    )
+    return cover_sync(cover=cover)
+
+
+@transaction.atomic
+def cover_cancel(*, cover: CoverPeriod, actor: Any) -> CoverPeriod:
+    """Cancel a cover; the backup loses the access it gave at once.
+
+    Preconditions: the actor may change cover periods in the community.
+    Side effects: audited (cover.cancelled). Cancelling twice changes nothing.
+    """
+    cover = CoverPeriod.objects.select_for_update().select_related("community", "backup").get(pk=cover.pk)
+    if not can(actor, "change", cover):
+        raise ActionNotPermitted()
+    if cover.cancelled_at is not None:
+        return cover
+    cover.cancelled_at = clock.now()
+    cover.save(update_fields=["cancelled_at"])
+    audit(actor=actor, action="cover.cancelled", target=cover.community, cover=cover.pk)
+    return cover_sync(cover=cover)
+
+
+@transaction.atomic
+def cover_sync(*, cover: CoverPeriod, now: datetime | None = None) -> CoverPeriod:
+    """Give or take back the backup's access so that it matches the period at `now`.
+
+    Preconditions: none. Idempotent: a second call at the same moment changes
+    nothing. Side effects: grants `work_in_community` (granted_at) while the
+    period runs and withdraws it (withdrawn_at) when it is over, cancelled or
+    not yet started, unless the backup works there for another reason; on
+    grant, the backup is told which of the community's open cases fall due in
+    the period. Each change is audited.
+    """
+    now = now or clock.now()
+    cover = CoverPeriod.objects.select_for_update().select_related("community", "backup").get(pk=cover.pk)
+    holds = cover.granted_at is not None and cover.withdrawn_at is None
+    should = cover.is_running(now)
+    if should and not holds:
+        assign_perm(COMMUNITY_PERM, cover.backup, cover.community)
+        forget_scope(cover.backup)
+        cover.granted_at, cover.withdrawn_at = now, None
+        cover.save(update_fields=["granted_at", "withdrawn_at"])
+        audit(
+            actor=None,
+            action="cover.access_granted",
+            target=cover.community,
+            cover=cover.pk,
+            backup=cover.backup_id,
+        )
+        pk = cover.pk
+        transaction.on_commit(lambda: _notify_cover_started(pk))
+    elif holds and not should:
+        cover.withdrawn_at = now
+        cover.save(update_fields=["withdrawn_at"])
+        if not _still_responsible(cover.backup, cover.community, except_cover=cover.pk):
+            remove_perm(COMMUNITY_PERM, cover.backup, cover.community)
+            forget_scope(cover.backup)
+        audit(
+            actor=None,
+            action="cover.access_withdrawn",
+            target=cover.community,
+            cover=cover.pk,
+            backup=cover.backup_id,
+        )
+    return cover
+
+
+def _notify_cover_started(cover_id: int) -> None:
+    from chengguan.notifications import notify
+
+    cover = CoverPeriod.objects.select_related("community", "backup").get(pk=cover_id)
+    due = list(
+        Case.objects.filter(
+            community=cover.community,
+            status__in=OPEN_STATUSES,
+            due_at__gte=cover.starts_at,
+            due_at__lt=cover.ends_at,
+        )
+        .order_by("due_at")
+        .values_list("number", "due_at")
+    )
+    local = timezone.localtime
+    body = _("From %(start)s to %(end)s. Cases due in the period: %(cases)s") % {
+        "start": local(cover.starts_at).strftime("%Y-%m-%d %H:%M"),
+        "end": local(cover.ends_at).strftime("%Y-%m-%d %H:%M"),
+        "cases": "; ".join(f"{number} ({local(due_at):%m-%d %H:%M})" for number, due_at in due) or _("none"),
+    }
+    notify(
+        recipients=[cover.backup],
+        key=f"cover:{cover.pk}:{cover.granted_at:%Y%m%d%H%M%S}" if cover.granted_at else f"cover:{cover.pk}",
+        title=_("You are covering %(community)s (%(count)d case(s) due)")
+        % {"community": cover.community.name, "count": len(due)},
+        body=body,
+        url=f"{reverse('cases:list')}?{urlencode({'community': cover.community_id})}",
+    )
+
+
+def _require_patrol_author(patrol: PatrolLog, actor: Any) -> None:
+    """Only field staff working in the patrol's community (its liaison, usually) add to it."""
+    if (
+        not actor.has_perm("liaisons.add_patrollog")
+        or patrol.community_id not in scope_for(actor).community_ids
+    ):
+        raise ActionNotPermitted()
+
+
+@transaction.atomic
+def patrol_add_finding(*, patrol: PatrolLog, actor: Any, finding: FindingInput) -> PatrolFinding:
+    """Add a finding (and its photos) to a patrol already logged.
+
+    Preconditions: the actor may log patrols and works in the patrol's
+    community; the finding is described; a location has both coordinates or
+    neither; at most MAX_PHOTOS_PER_UPLOAD photos, each a real image.
+    Side effects: the finding's photos are re-encoded and stored; audited.
+    """
+    patrol = PatrolLog.objects.select_for_update().get(pk=patrol.pk)
+    _require_patrol_author(patrol, actor)
+    if not finding.description.strip():
+        raise InvalidInput(_("Describe each finding."), code="invalid.finding")
+    if (finding.lat is None) != (finding.lng is None):
+        raise InvalidInput(_("A location needs both latitude and longitude."), code="invalid.location")
+    if len(finding.photos) > MAX_PHOTOS_PER_UPLOAD:
+        raise InvalidInput(
+            _("At most %(max)d photos can be uploaded at once.") % {"max": MAX_PHOTOS_PER_UPLOAD},
+            code="attachment.too_many",
+        )
+    row = PatrolFinding.objects.create(
+        patrol=patrol,
+        category=finding.category,
+        description=finding.description.strip(),
+        address=finding.address.strip(),
+        lat=finding.lat,
+        lng=finding.lng,
+        created_at=clock.now(),
+    )
+    for upload in finding.photos:
+        content = normalise_image(upload)
+        PatrolPhoto(patrol=patrol, finding=row).file.save(content.name or "photo.jpg", content, save=True)
+    audit(
+        actor=actor, action="patrol.finding_added", target=patrol.community, patrol=patrol.pk, finding=row.pk
+    )
+    return row
+
+
+@transaction.atomic
+def patrol_add_photos(
+    *,
+    patrol: PatrolLog,
+    actor: Any,
+    photos: Sequence[UploadedFile],
+    finding: PatrolFinding | None = None,
+) -> list[PatrolPhoto]:
+    """Attach more photos to a patrol, or to one of its findings.
+
+    Preconditions: the actor may log patrols and works in the patrol's
+    community; the finding, if any, belongs to the patrol; one to
+    MAX_PHOTOS_PER_UPLOAD photos, each a JPEG, PNG or WebP image within the
+    size caps (cases.attachments).
+    Side effects: the photos are re-encoded (EXIF orientation applied,
+    metadata dropped) and stored; audited.
+    """
+    patrol = PatrolLog.objects.select_for_update().get(pk=patrol.pk)
+    _require_patrol_author(patrol, actor)
+    if finding is not None and finding.patrol_id != patrol.pk:
+        raise InvalidInput(_("Choose a finding of this patrol."), code="invalid.finding", field="finding")
+    if not photos:
+        raise InvalidInput(_("Choose at least one photo."), code="attachment.none", field="photos")
+    if len(photos) > MAX_PHOTOS_PER_UPLOAD:
+        raise InvalidInput(
+            _("At most %(max)d photos can be uploaded at once.") % {"max": MAX_PHOTOS_PER_UPLOAD},
+            code="attachment.too_many",
+            field="photos",
+        )
+    stored = []
+    for upload in photos:
+        content = normalise_image(upload)
+        photo = PatrolPhoto(patrol=patrol, finding=finding, created_at=clock.now())
+        photo.file.save(content.name or "photo.jpg", content, save=True)
+        stored.append(photo)
+    audit(
+        actor=actor,
+        action="patrol.photos_added",
+        target=patrol.community,
+        patrol=patrol.pk,
+        count=len(stored),
+    )
+    return stored

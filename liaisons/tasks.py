@@ -16,3 +16,8 @@ def remind_patrols() -> int:
 @shared_task(acks_late=True)
 def flag_missed_patrols() -> int:
     return jobs.flag_missed_patrols()
+
+
+@shared_task(acks_late=True)
+def sync_cover_periods() -> int:
+    return jobs.sync_cover_periods()

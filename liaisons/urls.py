@@ -15,4 +15,6 @@ urlpatterns = [
     path("meetings/", views.meeting_list, name="meeting_list"),
     path("meetings/new/", views.meeting_new, name="meeting_new"),
     path("meetings/<int:pk>/", views.meeting_detail, name="meeting_detail"),
+    path("covers/", views.cover_list, name="cover_list"),
+    path("covers/<int:pk>/cancel/", views.cover_cancel_view, name="cover_cancel"),
 ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case as SqlCase
@@ -34,6 +35,7 @@ from chengguan.errors import DomainError
 from chengguan.permissions import scope_for
 from liaisons.filtersets import MeetingFilterSet, PatrolFilterSet
 from liaisons.forms import (
+    CoverForm,
     FindingForm,
     MeetingForm,
     PatrolForm,
@@ -43,8 +45,9 @@ from liaisons.forms import (
     patrol_draft_initial,
 )
 from liaisons.home import field_home
-from liaisons.models import Meeting, PatrolFinding, PatrolLog, PatrolPhoto
-from liaisons.services import meeting_record, patrol_finding_to_case, patrol_log
+from liaisons.models import CoverPeriod, Meeting, PatrolFinding, PatrolLog, PatrolPhoto
+from liaisons.selectors import covers_for
+from liaisons.services import cover_cancel, cover_create, meeting_record, patrol_finding_to_case, patrol_log
 
 PER_PAGE = 25
 RECENT_VISIT_DAYS = 30
@@ -403,3 +406,58 @@ def meeting_detail(request: HttpRequest, pk: int) -> HttpResponse:
     # Linked cases are listed as far as the reader may see them.
     cases = cases_for(request.user).filter(meetings=meeting).order_by("number")
     return render(request, "liaisons/meeting_detail.html", {"meeting": meeting, "cases": cases})
+
+
+# --- cover periods (AB角): supervisors name who covers a community --------------------------
+
+
+@field_view("liaisons.view_coverperiod")
+def cover_list(request: HttpRequest) -> HttpResponse:
+    """Cover periods in the user's scope, newest first, with the form to add one."""
+    can_change = request.user.has_perm("liaisons.change_coverperiod")
+    form = CoverForm(request.POST or None, user=request.user) if can_change else None
+    status = 200
+    if request.method == "POST":
+        if form is None:
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                cover_create(
+                    community=data["community"],
+                    backup=data["backup"],
+                    starts_at=data["starts_at"],
+                    ends_at=data["ends_at"],
+                    reason=data["reason"],
+                    actor=request.user,
+                )
+            except DomainError as error:
+                field = error.params.get("field") if error.params else None
+                form.add_error(field if field in form.fields else None, str(error.message))
+            else:
+                messages.success(request, _("Cover saved."))
+                return redirect("liaisons:cover_list")
+        status = 400
+    queryset = covers_for(request.user)
+    community = request.GET.get("community")
+    if community and community.isdigit():
+        queryset = queryset.filter(community_id=int(community))
+    return render(
+        request,
+        "liaisons/cover_list.html",
+        {"form": form, "now": clock.now(), **paginate(request, queryset.order_by("-starts_at", "-pk"))},
+        status=status,
+    )
+
+
+@require_POST
+@field_view("liaisons.change_coverperiod")
+def cover_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    cover = get_object_or_404(CoverPeriod.objects.restrict(request.user, "change"), pk=pk)
+    try:
+        cover_cancel(cover=cover, actor=request.user)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    else:
+        messages.success(request, _("Cover cancelled; the covering officer's access is withdrawn."))
+    return redirect("liaisons:cover_list")

@@ -21,6 +21,7 @@ DATA_MIGRATIONS = [
     ("cases.migrations.0003_seed_categories", "seed"),
     ("cases.migrations.0006_category_form_rules", "apply"),
     ("inspections.migrations.0002_seed_checklist", "seed"),
+    ("cases.migrations.0014_replies_moderation_parking", "seed"),
 ]
 
 
@@ -86,6 +87,7 @@ def _isolated_media_and_cache(settings, tmp_path):  # type: ignore[no-untyped-de
     from chengguan.celery import app as celery_app
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.PRIVATE_MEDIA_ROOT = str(tmp_path / "private")
     # The default file cache is a directory shared with the dev server and any
     # other test run; a per-process memory cache keeps runs from seeing each
     # other's cached calendar overrides.
@@ -99,6 +101,23 @@ def _isolated_media_and_cache(settings, tmp_path):  # type: ignore[no-untyped-de
     celery_app.conf.task_always_eager = True
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _second_factor_not_enforced(request, settings):  # type: ignore[no-untyped-def]
+    """Supervisors and admins must verify a second factor (settings.OTP_REQUIRED_ROLES,
+    on by default); tests sign staff in with force_login or a password only, so
+    the requirement is lifted here. Tests of it ask for `otp_enforced`.
+    """
+    if "otp_enforced" not in request.fixturenames:
+        settings.OTP_REQUIRED_ROLES = []
+
+
+@pytest.fixture
+def otp_enforced(settings):  # type: ignore[no-untyped-def]
+    """The production default: supervisors and admins need a verified second factor."""
+    assert settings.OTP_REQUIRED_ROLES, "OTP_REQUIRED_ROLES must be on by default"
+    return settings.OTP_REQUIRED_ROLES
 
 
 @pytest.fixture

@@ -16,13 +16,23 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
-from cases.choices import CaseSource, RejectReason, Urgency
+from cases.choices import AttachmentKind, CaseSource, RejectReason, Satisfaction, Urgency
 from cases.indicators import RATES
-from cases.models import Case, CaseAttachment, CaseEvent, Category, ExtensionRequest, ReturnVisit, TimeLimit
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    Category,
+    ExtensionRequest,
+    ReturnVisit,
+    TimeLimit,
+    TwoWayRating,
+)
 from chengguan import clock
 from chengguan.api import (
     BriefSerializer,
     BriefUserSerializer,
+    PhotoListField,
     RestrictedRelatedField,
     RestrictedSlugRelatedField,
     VersionedActionSerializer,
@@ -90,7 +100,14 @@ class CaseAttachmentSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OpenApiTypes.URI)
     def get_url(self, attachment: CaseAttachment) -> str:
-        url = attachment.file.url
+        from django.urls import reverse
+
+        # A hidden photo has no public URL; staff fetch it through the gate.
+        url = (
+            reverse("cases:photo", args=[attachment.case.number, attachment.pk])
+            if attachment.is_hidden
+            else attachment.file.url
+        )
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request is not None else url
 
@@ -422,3 +439,67 @@ class IndicatorsSerializer(serializers.Serializer):
     )
     totals = FiguresSerializer()
     groups = IndicatorGroupSerializer(many=True)
+
+
+# --- input: photos and ratings ---------------------------------------------------
+
+
+class CasePhotosSerializer(serializers.Serializer):
+    """Photos added to a case (multipart)."""
+
+    photos = PhotoListField(min_length=1)
+    kind = serializers.ChoiceField(choices=AttachmentKind.choices, default=AttachmentKind.OTHER)
+
+
+class ResidentRatingSerializer(serializers.Serializer):
+    """The reporter's satisfaction with a closed case, as on the tracking page."""
+
+    tracking_code = serializers.CharField(max_length=16, help_text=_("The case's tracking code."))
+    phone = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("The phone number used when reporting; not needed when signed in as the reporter."),
+    )
+    satisfaction = serializers.ChoiceField(choices=Satisfaction.choices)
+    comment = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
+
+
+class ResidentRatingResultSerializer(serializers.Serializer):
+    tracking_code = serializers.CharField(source="case.tracking_code", read_only=True)
+    satisfaction = serializers.ChoiceField(choices=Satisfaction.choices, read_only=True)
+    comment = serializers.CharField(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True)
+
+
+class TwoWayRatingSerializer(serializers.ModelSerializer):
+    """A two-way rating (双向考评): community staff rate their liaison, the liaison the community."""
+
+    community = BriefSerializer(read_only=True)
+    liaison = BriefUserSerializer(read_only=True)
+    rater = BriefUserSerializer(read_only=True)
+
+    class Meta:
+        model = TwoWayRating
+        fields = [
+            "id",
+            "month",
+            "community",
+            "direction",
+            "liaison",
+            "score",
+            "comment",
+            "rater",
+            "created_at",
+        ]
+
+
+class TwoWayRatingInputSerializer(serializers.Serializer):
+    community = RestrictedRelatedField(queryset=Community.objects.all(), help_text=_("Community id."))
+    direction = serializers.ChoiceField(choices=TwoWayRating.Direction.choices)
+    month = serializers.DateField(
+        help_text=_("Any day of the month rated (this month or last month); stored as its first day.")
+    )
+    score = serializers.IntegerField(min_value=1, max_value=5)
+    comment = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")

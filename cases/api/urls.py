@@ -11,5 +11,7 @@ router.register("case-events", views.CaseEventViewSet, basename="caseevent")
 router.register("case-attachments", views.CaseAttachmentViewSet, basename="caseattachment")
 router.register("return-visits", views.ReturnVisitViewSet, basename="returnvisit")
 router.register("indicators", views.IndicatorViewSet, basename="indicators")
+router.register("ratings", views.ResidentRatingViewSet, basename="rating")
+router.register("two-way-ratings", views.TwoWayRatingViewSet, basename="twowayrating")
 
 urlpatterns = router.urls

@@ -28,11 +28,16 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, Throttled, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 
 from cases import services
 from cases.api import serializers as s
+from cases.assessment import two_way_rating_submit
 from cases.choices import PUBLIC_SOURCES, CaseSource, ExtensionStatus
 from cases.filtersets import (
     CaseApiFilterSet,
@@ -42,7 +47,15 @@ from cases.filtersets import (
     ReturnVisitFilterSet,
 )
 from cases.indicators import Period, indicators, indicators_by
-from cases.models import Case, CaseAttachment, CaseEvent, Category, ExtensionRequest, ReturnVisit
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    Category,
+    ExtensionRequest,
+    ReturnVisit,
+    TwoWayRating,
+)
 from chengguan import clock
 from chengguan.api import ErrorSerializer, RestrictedQuerysetMixin, RestrictedReadOnlyViewSet
 from chengguan.errors import StaleObject, TransitionNotAllowed
@@ -452,6 +465,30 @@ class CaseViewSet(
             ),
         )
 
+    # --- photos -------------------------------------------------------------
+
+    @extend_schema(
+        summary="Add photos to a case (multipart)",
+        description=inspect.cleandoc(services.case_add_photos.__doc__ or ""),
+        request={"multipart/form-data": s.CasePhotosSerializer},
+        responses={201: s.CaseAttachmentSerializer(many=True), **ERRORS},
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def photos(self, request: Request, number: str | None = None) -> Response:
+        case = self.get_object()
+        given = s.CasePhotosSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        stored = services.case_add_photos(
+            case=case,
+            actor=request.user,
+            photos=given.validated_data["photos"],
+            kind=given.validated_data["kind"],
+        )
+        return Response(
+            s.CaseAttachmentSerializer(stored, many=True, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
 
 def _unchanged(case: Case, data: dict[str, Any]) -> Case:
     """For a service without `expected_version`: the case must still be the one the client saw."""
@@ -497,6 +534,101 @@ class ReturnVisitViewSet(RestrictedReadOnlyViewSet):
     queryset = ReturnVisit.objects.select_related("case", "liaison", "visited_by")
     serializer_class = s.ReturnVisitSerializer
     filterset_class = ReturnVisitFilterSet
+
+
+class TrackingThrottle(AnonRateThrottle):
+    """Ratings by tracking code are counted per address, like every anonymous request."""
+
+    scope = "anon"
+
+
+@extend_schema_view(
+    create=extend_schema(
+        summary="Rate a closed case as its reporter (tracking code and phone)",
+        description=(
+            "The resident's satisfaction rating of the tracking page: the tracking code and the "
+            "phone number used when reporting (not needed when signed in as the reporter). Once "
+            "per case, and only once it is closed (409 `case.rate_not_allowed` before). Failed "
+            "lookups count towards the tracking page's lockout.\n\n"
+            + inspect.cleandoc(services.case_rate.__doc__ or "")
+        ),
+        request=s.ResidentRatingSerializer,
+        responses={201: s.ResidentRatingResultSerializer, **ERRORS, 429: ErrorSerializer},
+    )
+)
+class ResidentRatingViewSet(viewsets.GenericViewSet):
+    """Residents' ratings of their closed cases; no account needed."""
+
+    permission_classes = [AllowAny]
+    throttle_classes = [TrackingThrottle]
+    serializer_class = s.ResidentRatingSerializer
+
+    def create(self, request: Request) -> Response:
+        from cases import abuse
+        from cases.selectors import case_for_tracking
+
+        if abuse.tracking_blocked(request._request):
+            raise Throttled()
+        given = s.ResidentRatingSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        case = case_for_tracking(data["tracking_code"])
+        if case is None:
+            abuse.count_tracking_miss(request._request)
+            raise NotFound(_("No case has this tracking code."))
+        user = request.user
+        if not (user.is_authenticated and case.reporter_id == user.pk):
+            if not data["phone"]:
+                raise ValidationError({"phone": [_("Enter the phone number you used when reporting.")]})
+            if case_for_tracking(data["tracking_code"], data["phone"]) is None:
+                abuse.count_tracking_miss(request._request)
+                raise ValidationError({"phone": [_("This phone number was not used to report this case.")]})
+        feedback = services.case_rate(
+            case=case, satisfaction=data["satisfaction"], comment=data["comment"], actor=user
+        )
+        return Response(s.ResidentRatingResultSerializer(feedback).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the two-way ratings (双向考评) one has given"),
+    create=extend_schema(
+        summary="Rate a community's liaison, or the community's cooperation (双向考评)",
+        description=inspect.cleandoc(two_way_rating_submit.__doc__ or ""),
+        request=s.TwoWayRatingInputSerializer,
+        responses={201: s.TwoWayRatingSerializer, **ERRORS},
+    ),
+)
+class TwoWayRatingViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Two-way ratings by community staff (of their liaison) and liaisons (of the community).
+
+    The list holds the caller's own ratings, as the rating page does.
+    """
+
+    serializer_class = s.TwoWayRatingSerializer
+    filterset_fields = ["direction", "month", "community"]
+
+    def get_queryset(self) -> QuerySet[TwoWayRating]:
+        return (
+            TwoWayRating.objects.filter(rater_id=self.request.user.pk)
+            .select_related("community", "liaison", "rater")
+            .defer("community__boundary")
+            .order_by("-month", "community__code", "id")
+        )
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        given = s.TwoWayRatingInputSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        rating = two_way_rating_submit(
+            actor=request.user,
+            community=data["community"],
+            direction=data["direction"],
+            month=data["month"],
+            score=data["score"],
+            comment=data["comment"],
+        )
+        saved = self.get_queryset().get(pk=rating.pk)
+        return Response(s.TwoWayRatingSerializer(saved).data, status=status.HTTP_201_CREATED)
 
 
 class SingleObjectSchema(AutoSchema):

@@ -22,8 +22,10 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermission
 
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
+from cases.choices import ReplyPurpose
 from cases.filtersets import DateInput
-from cases.models import Case, ExtensionRequest
+from cases.models import Case, CaseAttachment, Category, ExtensionRequest, ParkingRequest, ReplyTemplate
+from cases.selectors import pending_parking, reply_templates_for
 from chengguan import clock
 from chengguan.permissions import restrict, scope_for
 from chengguan.roles import Role
@@ -129,10 +131,43 @@ class MultiplePhotoField(forms.FileField):
 # --- per-case action forms ------------------------------------------------------
 
 
+class ReplyTemplateSelect(forms.Select):
+    """A <select> of reply templates whose options carry their text (data-body)
+    for static/js/reply-templates.js; the form names its textarea (data-target)."""
+
+    def __init__(self, *args: Any, bodies: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bodies = bodies or {}
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        body = self.bodies.get(str(value))
+        if body:
+            option["attrs"]["data-body"] = body
+        return option
+
+
+def case_reply_templates(case: Case) -> list[ReplyTemplate]:
+    """The case's reply templates, read once per case object (one query for all its forms)."""
+    cached = getattr(case, "_reply_templates", None)
+    if cached is None:
+        cached = list(reply_templates_for(case))
+        case._reply_templates = cached  # type: ignore[attr-defined]
+    return cached
+
+
 class CaseActionForm(forms.Form):
-    """Base of the action forms: the case's version, and ids unique to the action."""
+    """Base of the action forms: the case's version, and ids unique to the action.
+
+    A form whose `reply_field` names one of its text fields offers the reply
+    templates (常用语) of `reply_purpose` for it: a `reply_template` select;
+    the page's script inserts the chosen text, and without the script the
+    "Insert" button posts the form back with the text inserted (cases.views.desk).
+    """
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    reply_field: str | None = None
+    reply_purpose: str = ReplyPurpose.INTERNAL
 
     def __init__(
         self,
@@ -147,6 +182,39 @@ class CaseActionForm(forms.Form):
         kwargs.setdefault("initial", {}).setdefault("expected_version", case.version)
         super().__init__(*args, **kwargs)
         self.case, self.user, self.pending = case, user, pending
+        self.keep_open = False
+        if self.reply_field and self.reply_field in self.fields:
+            self._add_reply_templates(action)
+
+    def _add_reply_templates(self, action: str) -> None:
+        templates = [t for t in case_reply_templates(self.case) if t.purpose == self.reply_purpose]
+        if not templates:
+            return
+        bodies = {str(t.pk): t.body for t in templates}
+        target = self.auto_id % self.reply_field if isinstance(self.auto_id, str) else ""
+        self.fields["reply_template"] = forms.ChoiceField(
+            label=_("Reply template") if self.reply_purpose == ReplyPurpose.PUBLIC else _("Note template"),
+            required=False,
+            choices=[("", _("— choose a ready phrase —")), *((str(t.pk), t.title) for t in templates)],
+            widget=ReplyTemplateSelect(
+                bodies=bodies, attrs={"data-reply-templates": "", "data-target": target}
+            ),
+        )
+        self.template_bodies = bodies
+
+    def insert_template(self, template_id: str) -> bool:
+        """Without JavaScript: append the chosen template's text to what the
+        (unbound) form shows in its reply field."""
+        body = getattr(self, "template_bodies", {}).get(template_id)
+        if not body or not self.reply_field:
+            return False
+        typed = str(self.initial.get(self.reply_field) or "").strip()
+        self.initial[self.reply_field] = f"{typed}\n{body}" if typed else body
+        return True
+
+    @property
+    def offers_templates(self) -> bool:
+        return "reply_template" in self.fields
 
 
 class DispatchForm(CaseActionForm):
@@ -155,6 +223,7 @@ class DispatchForm(CaseActionForm):
     )
     assignee = forms.ModelChoiceField(label=_("Liaison"), queryset=User.objects.none(), required=False)
     note = _text(_("Note"), required=False)
+    reply_field = "note"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -205,18 +274,33 @@ class DispatchForm(CaseActionForm):
 
 class ReasonForm(CaseActionForm):
     reason = _text(_("Reason"), required=True)
+    reply_field = "reason"
 
 
 class OptionalNoteForm(CaseActionForm):
     note = _text(_("Note"), required=False)
+    reply_field = "note"
+
+
+class PublicNoteForm(OptionalNoteForm):
+    """A note the reporter reads (e.g. on closing the case)."""
+
+    reply_purpose = ReplyPurpose.PUBLIC
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].help_text = _("Shown to the reporter on the tracking page.")
 
 
 class RequiredNoteForm(CaseActionForm):
     note = _text(_("Note"), required=True)
+    reply_field = "note"
 
 
 class SubmitResultForm(CaseActionForm):
     result = _text(_("What was done"), required=True, max_length=RESULT_MAX, rows=4)
+    reply_field = "result"
+    reply_purpose = ReplyPurpose.PUBLIC
     photos = MultiplePhotoField(
         label=_("Photos after handling"),
         required=False,
@@ -237,6 +321,7 @@ class RequestExtensionForm(CaseActionForm):
         help_text=_("The case will be due at the end of office hours on that day."),
     )
     reason = _text(_("Reason"), required=True)
+    reply_field = "reason"
 
     def clean_due_date(self) -> date:
         day: date = self.cleaned_data["due_date"]
@@ -275,6 +360,121 @@ class DecideExtensionForm(CaseActionForm):
         if data.get("decision") == self.REFUSE and not data.get("note"):
             self.add_error("note", _("Say why the extension is refused."))
         return data
+
+
+# --- parking (挂账) requests ------------------------------------------------------
+
+
+class RequestParkingForm(CaseActionForm):
+    reason = _text(_("Reason"), required=True)
+    resume_on = forms.DateField(
+        label=_("Expected to resume on"),
+        required=False,
+        widget=DateInput(),
+        help_text=_("Optional: when the case can probably be handled again."),
+    )
+    reply_field = "reason"
+
+    def clean_resume_on(self) -> date | None:
+        day: date | None = self.cleaned_data.get("resume_on")
+        if day is not None and day <= timezone.localdate(clock.now()):
+            raise forms.ValidationError(_("Choose a day after today."))
+        return day
+
+
+class DecideParkingForm(CaseActionForm):
+    APPROVE, REFUSE = "approve", "refuse"
+
+    request = forms.IntegerField(widget=forms.HiddenInput)
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[(APPROVE, _("Approve")), (REFUSE, _("Refuse"))],
+        widget=forms.HiddenInput,
+    )
+    note = _text(_("Note"), required=False)
+    reply_field = "note"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].help_text = _("Required when refusing: the requester reads it.")
+        self.parking: ParkingRequest | None = pending_parking_of(self.case)
+        if self.parking is not None:
+            self.fields["request"].initial = self.parking.pk
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
+        if self.parking is None or data.get("request") != self.parking.pk:
+            raise forms.ValidationError(
+                _("This parking request has already been decided. Reload the page to see the case now.")
+            )
+        if data.get("decision") == self.REFUSE and not data.get("note"):
+            self.add_error("note", _("Say why parking is refused."))
+        return data
+
+
+def pending_parking_of(case: Case) -> ParkingRequest | None:
+    """The case's pending parking request, read once per case object."""
+    if not hasattr(case, "_pending_parking"):
+        case._pending_parking = pending_parking(case)  # type: ignore[attr-defined]
+    return cast(ParkingRequest | None, case._pending_parking)  # type: ignore[attr-defined]
+
+
+# --- moderation -----------------------------------------------------------------
+
+REASON_HELP = _("Required. Staff see it with the original in the case history; the public does not.")
+
+
+class ModerateTextForm(CaseActionForm):
+    title = forms.CharField(label=_("Title"), required=False, max_length=100)
+    description = _text(_("Description"), required=True, max_length=RESULT_MAX, rows=4)
+    reason = _text(_("Reason for the correction"), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["description"].initial = self.case.description
+        self.fields["title"].initial = self.case.title
+        self.fields["reason"].help_text = REASON_HELP
+
+
+class RecategoriseForm(CaseActionForm):
+    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none(), required=False)
+    community = forms.ModelChoiceField(
+        label=_("Community"), queryset=Community.objects.none(), required=False
+    )
+    address = forms.CharField(label=_("Address"), required=False, max_length=200)
+    reason = _text(_("Reason for the correction"), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        category = cast(forms.ModelChoiceField, self.fields["category"])
+        category.queryset = Category.objects.filter(is_active=True, parent__isnull=False).select_related(
+            "parent"
+        )
+        category.initial = self.case.category_id
+        community = cast(forms.ModelChoiceField, self.fields["community"])
+        community.queryset = restrict(Community.objects.all(), self.user).order_by("name")
+        community.initial = self.case.community_id
+        self.fields["address"].initial = self.case.address
+        self.fields["reason"].help_text = REASON_HELP
+
+
+class HidePhotoForm(CaseActionForm):
+    attachment = forms.ModelChoiceField(
+        label=_("Photo"), queryset=CaseAttachment.objects.none(), widget=forms.RadioSelect, empty_label=None
+    )
+    reason = _text(_("Why hide it"), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        photos = cast(forms.ModelChoiceField, self.fields["attachment"])
+        photos.queryset = visible_photos(self.case)
+        photos.label_from_instance = lambda obj: f"#{obj.pk} · {obj.get_kind_display()}"  # type: ignore[method-assign]
+        self.fields["reason"].help_text = _("E.g. faces or number plates can be recognised. Required.")
+
+
+def visible_photos(case: Case) -> QuerySet[CaseAttachment]:
+    return case.attachments.filter(is_hidden=False).order_by("created_at", "id")
 
 
 # --- bulk dispatch ------------------------------------------------------------------

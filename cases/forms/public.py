@@ -26,8 +26,8 @@ from cases.choices import CaseSource, Satisfaction
 from cases.models import Case, Category
 from cases.services import MAX_DESCRIPTION, PHONE_RE, normalise_phone
 from chengguan.errors import DomainError
-from communities.models import Community
-from communities.public import communities_by_street, public_communities
+from communities.models import Community, Facility
+from communities.public import communities_by_street, public_communities, public_facility
 
 UNSURE = "unsure"
 QR_SOURCE = "qr"
@@ -194,6 +194,8 @@ class ReportForm(forms.Form):
     )
     idempotency_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     via = forms.CharField(required=False, max_length=16, widget=forms.HiddenInput)
+    # The code of the facility whose QR service code was scanned (城市服务码).
+    facility = forms.CharField(required=False, max_length=32, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, captcha: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -233,6 +235,26 @@ class ReportForm(forms.Form):
     def clean_reporter_phone(self) -> str:
         return _clean_phone(self.cleaned_data.get("reporter_phone"))
 
+    def clean_facility(self) -> Facility | None:
+        code = (self.cleaned_data.get("facility") or "").strip()
+        if not code:
+            return None
+        facility = public_facility(code)
+        if facility is None:
+            raise ValidationError(
+                _("The facility of this QR code is no longer in service. Please describe the place instead."),
+                code="invalid_facility",
+            )
+        return facility
+
+    @property
+    def chosen_facility(self) -> Facility | None:
+        """The facility the form is about (cleaned, or from the pre-filled code)."""
+        if hasattr(self, "cleaned_data") and isinstance(self.cleaned_data.get("facility"), Facility):
+            return self.cleaned_data["facility"]
+        code = self["facility"].value()
+        return public_facility(str(code)) if code else None
+
     def clean_idempotency_key(self) -> str:
         # A form without a usable key (an old page, a hand-made POST) still
         # files its report, just without protection against a repeat.
@@ -267,7 +289,9 @@ class ReportForm(forms.Form):
         if has_lat != has_lng:
             data["lat"] = data["lng"] = None
             has_lat = has_lng = False
-        if not (has_lat or data.get("community") or data.get("address")) and not self.has_error("address"):
+        # A scanned facility is a place in itself.
+        has_place = has_lat or data.get("community") or data.get("address") or data.get("facility")
+        if not has_place and not self.has_error("address"):
             self.add_error(
                 None,
                 ValidationError(
@@ -361,6 +385,7 @@ class ReportForm(forms.Form):
             "is_anonymous": bool(data.get("is_anonymous")),
             "photos": data.get("photos") or [],
             "idempotency_key": data["idempotency_key"],
+            "facility": data.get("facility"),
         }
 
     @property
@@ -387,8 +412,24 @@ class ReportForm(forms.Form):
 
 
 def read_prefill(params: Any) -> dict[str, Any]:
-    """Initial values from a QR code or a link: ?community=<code>&category=<code>&lat=&lng=&source=qr."""
+    """Initial values from a QR code or a link.
+
+    ?community=<code>&category=<code>&lat=&lng=&source=qr, or
+    ?facility=<code>&source=qr for a facility's code: its place, community
+    and the category its kind suggests, each overridable by the other parameters.
+    """
     initial: dict[str, Any] = {}
+    facility = public_facility((params.get("facility") or "").strip()) if params.get("facility") else None
+    if facility is not None:
+        initial["facility"] = facility.code
+        initial["community"] = facility.community_id
+        initial["lat"], initial["lng"] = facility.lat, facility.lng
+        initial["address"] = facility.address or facility.name
+        suggested = Category.objects.filter(
+            code=facility.category_code, is_active=True, parent__isnull=False
+        ).first()
+        if suggested is not None:
+            initial["category"] = str(suggested.pk)
     code = (params.get("category") or "").strip()
     if code:
         category = Category.objects.filter(code=code, is_active=True, parent__isnull=False).first()

@@ -1,6 +1,6 @@
-# Placeholder in the migration chain: filled in by the change named after it.
+# The deadline a case's handler was last reminded of (one reminder per deadline).
 
-from django.db import migrations
+from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
@@ -8,4 +8,10 @@ class Migration(migrations.Migration):
         ("cases", "0014_replies_moderation_parking"),
     ]
 
-    operations: list[migrations.operations.base.Operation] = []
+    operations = [
+        migrations.AddField(
+            model_name="case",
+            name="reminded_deadline",
+            field=models.DateTimeField(blank=True, editable=False, null=True),
+        ),
+    ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from cases.models import Case, CaseAttachment, Category, Open311Client
+from cases.models import Case, CaseAttachment, Category, Open311Client, api_key_digest
+from chengguan import clock
 
 
 def open311_services() -> QuerySet[Category]:
@@ -18,11 +19,20 @@ def open311_services() -> QuerySet[Category]:
     )
 
 
-def open311_client(api_key: str | None) -> Open311Client | None:
-    """The active client holding `api_key`, or None."""
-    if not api_key:
+def api_key_holder(api_key: str | None) -> Open311Client | None:
+    """The client `api_key` was issued to, whatever the key's state, or None.
+
+    One indexed query on the key's digest; the key itself is not stored.
+    """
+    if not api_key or len(api_key) > 200:
         return None
-    return Open311Client.objects.filter(api_key=api_key, is_active=True).select_related("account").first()
+    return Open311Client.objects.filter(key_digest=api_key_digest(api_key)).select_related("account").first()
+
+
+def open311_client(api_key: str | None) -> Open311Client | None:
+    """The client holding `api_key` if the key works now (active, not revoked or expired), or None."""
+    client = api_key_holder(api_key)
+    return client if client is not None and client.is_usable(clock.now()) else None
 
 
 def open311_requests(client: Open311Client | None) -> QuerySet[Case]:

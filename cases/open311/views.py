@@ -35,9 +35,10 @@ from rest_framework.views import APIView, set_rollback
 from cases.models import Open311Client
 from cases.open311 import serializers
 from cases.open311.renderers import Open311JSONRenderer, Open311XMLRenderer
-from cases.open311.selectors import open311_client, open311_requests, open311_services
+from cases.open311.selectors import api_key_holder, open311_requests, open311_services
 from cases.open311.services import open311_request_create
 from chengguan import clock
+from chengguan.api_keys import mark_api_call
 from chengguan.errors import ActionNotPermitted, DomainError
 
 logger = logging.getLogger("chengguan.open311")
@@ -122,7 +123,12 @@ class Open311View(APIView):
         """The client named by the api_key parameter, looked up once per request."""
         if not hasattr(request, "_open311_client"):
             key = request.query_params.get("api_key") or _form_value(request, "api_key")
-            request._open311_client = open311_client(key)
+            holder = api_key_holder(key)
+            usable = holder is not None and holder.is_usable(clock.now())
+            if holder is not None:
+                # Logged with its key, even when refused (chengguan.api_keys.ApiCallLogMiddleware).
+                mark_api_call(request, holder, used=usable)
+            request._open311_client = holder if usable else None
         return request._open311_client
 
     def check_jurisdiction(self, request: Request, client: Open311Client | None = None) -> None:
@@ -221,6 +227,8 @@ class RequestListView(Open311View):
         client = self.client(request)
         if client is None:
             raise Open311Error(403, _("A valid api_key is required to post a service request."))
+        if not client.can_write:
+            raise Open311Error(403, _("This api_key may not post service requests."))
         self.check_jurisdiction(request, client)
         data = serializers.ServiceRequestInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -9,6 +9,8 @@ inside the desk's pages) only saves the page reload.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from cases.actions import ACTIONS, dispatch_many, pending_extension, perform
 from cases.forms.desk import BulkDispatchForm
+from cases.views.lists import list_tools
 from cases.views.staff import case_detail_queryset, render_case_detail
 from cases.worklists import WORKLISTS, annotate_deadlines
 from chengguan.errors import DomainError, InvalidInput
@@ -63,6 +66,7 @@ def worklist(request: HttpRequest, slug: str) -> HttpResponse:
         "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
         "is_filtered": any(value for key, value in request.GET.items() if key not in ("page", "ordering")),
         "default_ordering": queue.ordering[0],
+        **list_tools(request, queue.slug),
     }
     if "select" in queue.columns:
         context["bulk_form"] = BulkDispatchForm(user=request.user)
@@ -86,6 +90,8 @@ def case_act(request: HttpRequest, number: str, action: str) -> HttpResponse:
             % {"action": desk_action.label},
         )
         return redirect(detail)
+    if "insert_template" in request.POST:
+        return _insert_template(request, desk_action, case, pending)
     form = desk_action.form(request.user, case, pending, data=request.POST, files=request.FILES)
     if form.is_valid():
         try:
@@ -100,6 +106,21 @@ def case_act(request: HttpRequest, number: str, action: str) -> HttpResponse:
             messages.success(request, done)
             return redirect(detail)
     return render_case_detail(request, case, bound=form, bound_slug=desk_action.slug, status=422)
+
+
+def _insert_template(request: HttpRequest, desk_action: Any, case: Any, pending: Any) -> HttpResponse:
+    """The no-JavaScript "Insert" of a reply template: the form comes back,
+    unsubmitted, with what the user typed and the template's text added."""
+    typed = {
+        key: value
+        for key, value in request.POST.items()
+        if key not in ("csrfmiddlewaretoken", "insert_template")
+    }
+    form = desk_action.form(request.user, case, pending, initial=typed)
+    if not form.insert_template(request.POST.get("reply_template", "")):
+        messages.info(request, _("Choose a ready phrase to insert."))
+    form.keep_open = True
+    return render_case_detail(request, case, bound=form, bound_slug=desk_action.slug)
 
 
 @login_required

@@ -46,7 +46,7 @@ from cases.forms.intake import (
     intake_communities,
 )
 from cases.models import Case, Category
-from cases.selectors import NEARBY_DAYS, NEARBY_RADIUS_M, cases_for, open_cases_near
+from cases.selectors import NEARBY_DAYS, NEARBY_RADIUS_M, cases_for, open_cases_near, reporter_phone_history
 from chengguan.errors import ActionNotPermitted, DomainError, InvalidInput, StaleObject
 from chengguan.permissions import can, restrict
 
@@ -163,6 +163,8 @@ def _hints_context(user: Any, query: DuplicateQueryForm) -> dict[str, Any]:
             "phone": phone,
             "count": from_phone.count(),
             "latest": list(from_phone[:CALLER_CASES_SHOWN]),
+            # Repeated and malicious reporters (不实/恶意投诉): last 90 days, how many marked false.
+            "history": reporter_phone_history(user, phone),
         }
     return {
         "duplicates": duplicates,

@@ -1,10 +1,19 @@
-"""Read-only viewsets for 门前三包, through the gate."""
+"""Viewsets for 门前三包, through the gate: shops read-only; inspections are also
+recorded (issuing rectification notices) and notices re-inspected, through
+inspections.services as the pages do."""
+
+from typing import Any
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from cases.models import Case
-from chengguan.api import RestrictedReadOnlyViewSet
+from chengguan.api import WRITE_ERRORS, RestrictedReadOnlyViewSet
+from inspections import services
 from inspections.api import serializers
 from inspections.filtersets import InspectionApiFilterSet, RectificationNoticeApiFilterSet, ShopApiFilterSet
 from inspections.models import Inspection, InspectionResult, RectificationNotice, ResponsibilityUnit
@@ -25,8 +34,14 @@ class ShopViewSet(RestrictedReadOnlyViewSet):
 @extend_schema_view(
     list=extend_schema(summary="List inspections with their checklist results"),
     retrieve=extend_schema(summary="An inspection"),
+    create=extend_schema(
+        summary="Record an inspection against the checklist; failed items issue a rectification notice",
+        description=services.inspection_record.__doc__,
+        request=serializers.InspectionCreateSerializer,
+        responses={201: serializers.InspectionCreatedSerializer, **WRITE_ERRORS},
+    ),
 )
-class InspectionViewSet(RestrictedReadOnlyViewSet):
+class InspectionViewSet(mixins.CreateModelMixin, RestrictedReadOnlyViewSet):
     """Inspections of the responsibility units in the caller's scope."""
 
     queryset = Inspection.objects.select_related("unit", "inspector", "rechecks").prefetch_related(
@@ -34,6 +49,26 @@ class InspectionViewSet(RestrictedReadOnlyViewSet):
     )
     serializer_class = serializers.InspectionSerializer
     filterset_class = InspectionApiFilterSet
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        given = serializers.InspectionCreateSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        inspection = services.inspection_record(
+            unit=data["shop"],
+            inspector=request.user,
+            outcomes=given.outcomes(),
+            notes=data["notes"],
+            requirements=data["requirements"],
+            client_uuid=(data.get("client_uuid") or "").lower() or None,
+        )
+        inspection = self.get_queryset().get(pk=inspection.pk)
+        return Response(
+            serializers.InspectionCreatedSerializer(inspection, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 @extend_schema_view(
@@ -48,3 +83,24 @@ class RectificationNoticeViewSet(RestrictedReadOnlyViewSet):
     )
     serializer_class = serializers.RectificationNoticeSerializer
     filterset_class = RectificationNoticeApiFilterSet
+
+    @extend_schema(
+        summary="Re-inspect (复查) after a rectification notice",
+        description=services.notice_reinspect.__doc__,
+        request=serializers.ReinspectSerializer,
+        responses={200: serializers.RectificationNoticeSerializer, **WRITE_ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def reinspect(self, request: Request, pk: str | None = None) -> Response:
+        notice = self.get_object()
+        given = serializers.ReinspectSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        services.notice_reinspect(
+            notice=notice,
+            inspector=request.user,
+            rectified=data["rectified"],
+            notes=data["notes"],
+            client_uuid=(data.get("client_uuid") or "").lower() or None,
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=notice.pk)).data)

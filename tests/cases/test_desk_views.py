@@ -55,31 +55,50 @@ ALL_ACTIONS = [
     "unpark",
     "request-extension",
     "return",
-    "park",
+    "request-park",
+    "decide-parking",
     "escalate",
     "reopen",
+    "mark-false",
+    "moderate-text",
+    "recategorise",
+    "hide-photo",
 ]
 HANDLING = {
-    CaseStatus.DISPATCHED: {"sign-for", "return", "request-extension"},
-    CaseStatus.IN_PROGRESS: {"submit-result", "return", "request-extension"},
+    CaseStatus.DISPATCHED: {"sign-for", "return", "request-extension", "request-park"},
+    CaseStatus.IN_PROGRESS: {"submit-result", "return", "request-extension", "request-park"},
 }
+# Operators and supervisors correct wording, category and place in any status
+# (hiding a photo needs a photo shown: these cases have none).
+MODERATION = {"moderate-text", "recategorise"}
+
+
+def _with_moderation(by_status: dict[CaseStatus, set[str]]) -> dict[CaseStatus, set[str]]:
+    return {status: by_status.get(status, set()) | MODERATION for status in CaseStatus}
+
+
 # The oracle, written out by hand from DESIGN §1 and §3: what each role,
 # scoped to the case (and, for handlers, handling it), may do in each status.
 EXPECTED: dict[str, dict[CaseStatus, set[str]]] = {
-    Role.OPERATOR: {},  # registering is the intake desk's
-    Role.DISPATCHER: {CaseStatus.REGISTERED: {"dispatch"}},
+    Role.OPERATOR: _with_moderation({}),  # registering is the intake desk's
+    # Parking goes through a request a supervisor decides (DESIGN §1).
+    Role.DISPATCHER: {CaseStatus.REGISTERED: {"dispatch", "request-park"}},
     Role.LIAISON: {**HANDLING, CaseStatus.CLOSED: {"reopen"}},
     Role.COMMUNITY_STAFF: {},
     Role.HANDLING_UNIT: dict(HANDLING),
-    Role.SUPERVISOR: {
-        CaseStatus.REPORTED: {"escalate"},
-        CaseStatus.REGISTERED: {"dispatch", "park", "escalate"},
-        CaseStatus.DISPATCHED: {"park", "escalate"},
-        CaseStatus.IN_PROGRESS: {"park", "escalate"},
-        CaseStatus.RESOLVED: {"verify", "rework", "escalate"},
-        CaseStatus.CLOSED: {"reopen"},
-        CaseStatus.PARKED: {"unpark"},
-    },
+    Role.SUPERVISOR: _with_moderation(
+        {
+            CaseStatus.REPORTED: {"escalate"},
+            CaseStatus.REGISTERED: {"dispatch", "request-park", "escalate"},
+            CaseStatus.DISPATCHED: {"escalate"},
+            CaseStatus.IN_PROGRESS: {"escalate"},
+            CaseStatus.RESOLVED: {"verify", "rework", "escalate"},
+            # 不实/恶意投诉: a supervisor marks closed or rejected reports (DESIGN §7).
+            CaseStatus.CLOSED: {"reopen", "mark-false"},
+            CaseStatus.REJECTED: {"mark-false"},
+            CaseStatus.PARKED: {"unpark"},
+        }
+    ),
 }
 # A handling unit sees only what was dispatched to it; every other role here
 # sees every case of its district or community.
@@ -330,7 +349,8 @@ def test_worklist_queries_do_not_grow_with_the_page(
     with_five = count_queries()
     for _ in range(20):
         _in_list(slug, build, superuser, home)
-    with django_assert_max_num_queries(15):
+    # 16: one of them reads the user's saved filters (cases.views.lists.list_tools).
+    with django_assert_max_num_queries(16):
         client.get(worklist_url(slug))
     with_twenty_five = count_queries()
 
@@ -529,7 +549,11 @@ def valid_post(action: str, case: Case, unit: Any) -> dict[str, Any]:
             "submit-result": {"result": "摊贩已劝离，现场已清理", "photos": [png()]},
             "request-extension": {"due_date": later.isoformat(), "reason": "需协调产权单位"},
             "decide-extension": {"decision": "approve", "note": "同意"},
-            "park": {"reason": "涉及拆迁，暂缓处置"},
+            "request-park": {"reason": "涉及拆迁，暂缓处置"},
+            "decide-parking": {"decision": "approve", "note": "同意"},
+            "moderate-text": {"description": "小区门口有摊贩占道经营", "reason": "删除不文明用语"},
+            "recategorise": {"address": "幸福路12号", "reason": "地址更正"},
+            "hide-photo": {"attachment": 0, "reason": "照片含人脸"},
             "unpark": {"note": "拆迁完成"},
             "verify": {"note": "现场已核实"},
             "rework": {"reason": "现场仍有杂物"},
@@ -622,11 +646,11 @@ def test_pending_extension_swaps_request_for_decide(client, build, home, supervi
     request_extension(case, unit_member)
 
     client.force_login(unit_member)
-    assert shown_actions(client.get(detail_url(case))) == {"sign-for", "return"}
+    assert shown_actions(client.get(detail_url(case))) == {"sign-for", "return", "request-park"}
 
     client.force_login(supervisor)
     response = client.get(detail_url(case))
-    assert shown_actions(response) == {"decide-extension", "park", "escalate"}
+    assert shown_actions(response) == {"decide-extension", "escalate", *MODERATION}
     assert "需协调产权单位" in response.content.decode()
 
 
@@ -883,7 +907,9 @@ def test_detail_queries_do_not_grow_with_the_timeline(
 
     count(short)  # warm caches shared by both
     assert count(short) == count(long)
-    with django_assert_max_num_queries(15):
+    # + pending parking, reply templates, the correction forms' category and
+    # community choices, the hide-photo check: fixed, not per event.
+    with django_assert_max_num_queries(20):
         client.get(detail_url(long))
 
 
@@ -893,10 +919,11 @@ def test_detail_with_the_dispatch_form_has_a_fixed_query_budget(
     case = build(CaseStatus.REGISTERED)
     client.force_login(staff(Role.DISPATCHER, scope=home.district))
 
-    with django_assert_max_num_queries(20):
+    # + the pending parking request and the reply templates.
+    with django_assert_max_num_queries(22):
         response = client.get(detail_url(case))
 
-    assert shown_actions(response) == {"dispatch"}
+    assert shown_actions(response) == {"dispatch", "request-park"}
 
 
 def test_working_time_left_counts_office_hours_only():

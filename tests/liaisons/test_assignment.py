@@ -55,7 +55,9 @@ def test_reassigning_a_community_moves_access_to_the_new_liaison(community, liai
     assert [a.liaison for a in history] == [new, old]
     assert history[1].ends_at is not None and history[0].ends_at is None
     assert list(
-        AuditEntry.objects.filter(target_id=str(community.pk)).order_by("id").values_list("action", flat=True)
+        AuditEntry.objects.filter(target_type="communities.community", target_id=str(community.pk))
+        .order_by("id")
+        .values_list("action", flat=True)
     ) == ["liaison.assigned", "liaison.unassigned", "liaison.assigned"]
 
 

@@ -22,6 +22,7 @@ import statistics
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -61,6 +62,31 @@ SOURCES = [
     (CaseSource.INSPECTION, 0.01),
 ]
 
+# What residents write, and where: the searchable text of the benchmark cases.
+TEXTS = [
+    "人行道上有流动摊贩占道经营",
+    "小区门口早点摊占道经营，行人无法通行",
+    "沿街商铺跨门经营，货物堆到人行道",
+    "楼道和绿化带里乱堆乱放杂物",
+    "有人在河边乱倒建筑垃圾",
+    "垃圾分类投放点满溢无人清运",
+    "餐馆油烟直排，熏到楼上住户",
+    "夜间施工噪声扰民，影响休息",
+    "工地渣土车撒漏，道路扬尘严重",
+    "电线杆和墙上贴满非法小广告",
+    "小区内私搭乱建，违法加盖阳台",
+    "共享单车乱停乱放堵住盲道",
+    "井盖破损缺失，存在安全隐患",
+    "路灯不亮，晚上出行不便",
+    "毁绿种菜，公共绿地被破坏",
+    "户外广告牌松动，大风天有坠落危险",
+    "污水直接倒入雨水井",
+    "无照经营的烧烤摊深夜营业",
+    "物业不作为，垃圾桶长期破损",
+    "垃圾箱满溢，周边异味明显",
+]
+ROADS = ["人民路", "解放路", "中山路", "建设路", "和平街", "幸福里", "光明路", "长江路", "黄河路", "新华街"]
+
 
 def square(lng: float, lat: float, size: float) -> dict[str, Any]:
     ring = [[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]
@@ -86,7 +112,8 @@ WITH draws AS (
            random() AS r_age, random() AS r_hour, random() AS r_fate, random() AS r_open,
            random() AS r_src, random() AS r_cat, random() AS r_comm, random() AS r_cell,
            random() AS r_unit, random() AS r_late, random() AS r_rework, random() AS r_ext,
-           random() AS r_false, random() AS r_days, random() AS r_spot, random() AS r_esc
+           random() AS r_false, random() AS r_days, random() AS r_spot, random() AS r_esc,
+           random() AS r_text, random() AS r_road, random() AS r_num, random() AS r_phone
     FROM generate_series(1, %(n)s) AS g
 ), timed AS (
     SELECT d.*,
@@ -149,11 +176,18 @@ SELECT
     CASE WHEN fate = 'spot' THEN 'patrol' ELSE {source} END,
     (%(categories)s::bigint[])[1 + floor(r_cat * %(category_count)s)::int],
     CASE WHEN r_esc < 0.9 THEN 'normal' WHEN r_esc < 0.98 THEN 'urgent' ELSE 'critical' END,
-    '', '人行道上有流动摊贩占道经营', '',
+    '',
+    (%(texts)s::text[])[1 + floor(r_text * %(text_count)s)::int]
+        || '（' || (%(roads)s::text[])[1 + floor(r_road * %(road_count)s)::int]
+        || (1 + floor(r_num * 300))::int || '号附近）',
+    (%(roads)s::text[])[1 + floor(r_road * %(road_count)s)::int] || (1 + floor(r_num * 300))::int || '号',
     %(district)s,
     (%(community_ids)s::bigint[])[ci],
     (%(cell_ids)s::bigint[])[(ci - 1) * {cells} + 1 + floor(r_cell * {cells})::int],
-    '', '', false, 1,
+    '',
+    -- Mobile numbers: 1, then 3-9, then nine digits.
+    '1' || (3 + floor(r_phone * 7))::int || lpad(floor(random() * 1e9)::bigint::text, 9, '0'),
+    false, 1,
     CASE WHEN fate IN ('closed') OR status_if_open IN ('dispatched', 'in_progress', 'resolved')
          THEN CASE WHEN r_unit < 0.7
               THEN (%(unit_ids)s::bigint[])[1 + floor(r_unit / 0.7 * %(unit_count)s)::int] END
@@ -263,6 +297,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Run on a database whose name does not contain 'bench'."
         )
+        parser.add_argument(
+            "--search",
+            action="store_true",
+            help="Time the staff case list's searches (number, phone, text, filters) instead of the dashboard.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if connection.vendor != "postgresql":
@@ -281,7 +320,10 @@ class Command(BaseCommand):
             supervisor = User.objects.get(username=SUPERVISOR)
         else:
             supervisor = self.fill(wanted)
-        self.measure(supervisor, options["requests"])
+        if options["search"]:
+            self.measure_search(supervisor, options["requests"])
+        else:
+            self.measure(supervisor, options["requests"])
 
     # --- data ---------------------------------------------------------------------
 
@@ -417,6 +459,10 @@ class Command(BaseCommand):
                 "unit_ids": [u.pk for u in units],
                 "unit_count": len(units),
                 "liaison_ids": [u.pk for u in liaisons],
+                "texts": TEXTS,
+                "text_count": len(TEXTS),
+                "roads": ROADS,
+                "road_count": len(ROADS),
             }
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
@@ -455,7 +501,8 @@ class Command(BaseCommand):
     def measure(self, supervisor: User, requests: int) -> None:
         # A private cache: "cold" runs empty it before every request.
         with override_settings(
-            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+            CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+            OTP_REQUIRED_ROLES=[],  # force_login signs in without the second factor
         ):
             self._measure(supervisor, requests)
 
@@ -497,6 +544,89 @@ class Command(BaseCommand):
             self.stdout.write(f"    {sql_ms:.1f} ms of SQL in one request; the slowest:")
             for took, sql in sorted(queries.log, reverse=True)[:4]:
                 self.stdout.write(f"    {took:6.1f} ms  {sql[:150]}")
+
+    def searches(self) -> list[tuple[str, str]]:
+        """The case list searches timed: (label, query string), taken from the benchmark cases."""
+        cases = Case.objects.filter(number__startswith=PREFIX)
+        # A case from a year ago: far from the first page of the unfiltered list.
+        year_ago = clock.now() - timedelta(days=365)
+        case = cases.filter(reported_at__lt=year_ago).order_by("-reported_at").first()
+        if case is None:
+            raise CommandError("No benchmark case older than a year: fill with more cases.")
+        community = Community.objects.filter(code__startswith=f"{PREFIX}C").order_by("code").first()
+        assert community is not None and case.category is not None
+        start = (year_ago - timedelta(days=90)).date()
+        return [
+            ("case number", urlencode({"q": case.number})),
+            ("case number, last digits", urlencode({"q": case.number[-6:]})),
+            ("tracking code", urlencode({"q": case.tracking_code})),
+            ("phone number", urlencode({"q": case.reporter_phone})),
+            ("phone, last 4 digits", urlencode({"q": case.reporter_phone[-4:]})),
+            ("text (烧烤摊)", urlencode({"q": "烧烤摊"})),
+            ("text (油烟直排)", urlencode({"q": "油烟直排"})),
+            ("text + street (人民路12号)", urlencode({"q": "人民路12号"})),
+            (
+                "category+community+status+dates",
+                urlencode(
+                    {
+                        "category": case.category.parent_id or case.category_id,
+                        "community": community.pk,
+                        "status": "closed",
+                        "reported_at_after": start.isoformat(),
+                        "reported_at_before": year_ago.date().isoformat(),
+                    }
+                ),
+            ),
+            (
+                "text+community+status+dates",
+                urlencode(
+                    {
+                        "q": "垃圾",
+                        "community": community.pk,
+                        "status": "closed",
+                        "reported_at_after": start.isoformat(),
+                        "reported_at_before": year_ago.date().isoformat(),
+                    }
+                ),
+            ),
+            ("no search, page 1", ""),
+        ]
+
+    def measure_search(self, supervisor: User, requests: int) -> None:
+        with override_settings(OTP_REQUIRED_ROLES=[]):
+            self._measure_search(supervisor, requests)
+
+    def _measure_search(self, supervisor: User, requests: int) -> None:
+        setup_test_environment()
+        client = Client()
+        client.force_login(supervisor)
+        base = reverse("cases:list")
+        total = Case.objects.count()
+        self.stdout.write(
+            f"\n{total:,} cases in the database; {requests} requests per search of {base} "
+            f"as {supervisor.username}."
+        )
+        for label, query in self.searches():
+            url = f"{base}?{query}" if query else base
+            for _ in range(2):
+                self.get(client, url)
+            queries = QueryLog()
+            with connection.execute_wrapper(queries):
+                response = client.get(url)
+            found = response.context["page_obj"].paginator.count
+            timings = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                self.get(client, url)
+                timings.append((time.perf_counter() - started) * 1000)
+            timings.sort()
+            p95 = timings[max(0, round(0.95 * len(timings)) - 1)]
+            self.stdout.write(
+                f"{label:<32} p50 {statistics.median(timings):7.1f} ms   p95 {p95:7.1f} ms   "
+                f"max {timings[-1]:7.1f} ms   {len(queries)} queries   {found:,} found"
+            )
+            slowest, sql = max(queries.log)
+            self.stdout.write(f"    slowest query {slowest:6.1f} ms  {sql[:110]}")
 
     def get(self, client: Client, url: str) -> None:
         response = client.get(url)

@@ -1,0 +1,348 @@
+"""Exports of the filtered case lists to CSV and XLSX (services, rows and writers).
+
+An export is built exactly like the list page (cases.lists): the gate's
+queryset for the user, the list's FilterSet. Reporters' names and phone
+numbers are masked (chengguan.masking) unless the user holds
+`cases.view_reporter_contact`, as on the pages. Up to
+settings.EXPORT_SYNC_MAX_ROWS rows stream in the response; larger exports
+become an ExportJob that a Celery task writes to the default storage
+(cases.tasks.run_export_job), and whose file the beat job
+`purge_expired_exports` deletes after settings.EXPORT_RETENTION_DAYS days.
+Every export is audited.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import transaction
+from django.db.models import QuerySet
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from cases.lists import filtered_cases, list_title, normalise_querystring
+from cases.models import Case, ExportJob
+from chengguan import clock
+from chengguan.audit import audit
+from chengguan.errors import InvalidInput
+from chengguan.masking import mask_name, mask_phone
+from chengguan.notifications import notify
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1000
+CONTACT_PERMISSION = "cases.view_reporter_contact"
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _moment(value: datetime | None) -> str:
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else ""
+
+
+def _name(obj: Any) -> str:
+    return str(obj) if obj is not None else ""
+
+
+# (header, value of one case); `contact` says whether the reader sees reporters in full.
+COLUMNS: list[tuple[Any, Callable[[Case, bool, datetime], Any]]] = [
+    (gettext_lazy("Case number"), lambda c, contact, now: c.number),
+    (gettext_lazy("Tracking code"), lambda c, contact, now: c.tracking_code),
+    (gettext_lazy("Status"), lambda c, contact, now: c.get_status_display()),
+    (gettext_lazy("Source"), lambda c, contact, now: c.get_source_display()),
+    (
+        gettext_lazy("Category"),
+        lambda c, contact, now: c.category.local_name if c.category else "",
+    ),
+    (
+        gettext_lazy("Top-level category"),
+        lambda c, contact, now: c.category.parent.local_name if c.category and c.category.parent else "",
+    ),
+    (gettext_lazy("Urgency"), lambda c, contact, now: c.get_urgency_display()),
+    (gettext_lazy("Title"), lambda c, contact, now: c.title),
+    (gettext_lazy("Description"), lambda c, contact, now: c.description),
+    (gettext_lazy("District"), lambda c, contact, now: _name(c.district)),
+    (gettext_lazy("Community"), lambda c, contact, now: _name(c.community)),
+    (gettext_lazy("Address"), lambda c, contact, now: c.address),
+    (gettext_lazy("Latitude"), lambda c, contact, now: c.lat),
+    (gettext_lazy("Longitude"), lambda c, contact, now: c.lng),
+    (
+        gettext_lazy("Reporter name"),
+        lambda c, contact, now: c.reporter_name if contact else mask_name(c.reporter_name),
+    ),
+    (
+        gettext_lazy("Reporter phone"),
+        lambda c, contact, now: c.reporter_phone if contact else mask_phone(c.reporter_phone),
+    ),
+    (gettext_lazy("Handling unit"), lambda c, contact, now: _name(c.handling_unit)),
+    (
+        gettext_lazy("Officer"),
+        lambda c, contact, now: c.assignee.display_name if c.assignee else "",
+    ),
+    (gettext_lazy("Reported on"), lambda c, contact, now: _moment(c.reported_at)),
+    (gettext_lazy("Current deadline"), lambda c, contact, now: _moment(c.deadline)),
+    (
+        gettext_lazy("Overdue"),
+        lambda c, contact, now: _("Yes") if c.is_overdue(now) else "",
+    ),
+    (gettext_lazy("Closed on"), lambda c, contact, now: _moment(c.closed_at)),
+    (gettext_lazy("Times reworked"), lambda c, contact, now: c.rework_count),
+    (gettext_lazy("Times extended"), lambda c, contact, now: c.extension_count),
+]
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A value as a cell: text a spreadsheet would run as a formula stays text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export_header() -> list[str]:
+    return [str(header) for header, _value in COLUMNS]
+
+
+def export_rows(
+    cases: Iterable[Case], *, show_contact: bool, now: datetime | None = None
+) -> Iterator[list[Any]]:
+    now = now or clock.now()
+    for case in cases:
+        yield [spreadsheet_cell(value(case, show_contact, now)) for _header, value in COLUMNS]
+
+
+def export_queryset(filtered: QuerySet[Case]) -> QuerySet[Case]:
+    """The list's cases with what the columns read, in one query per chunk."""
+    return (
+        filtered.select_related(
+            "district", "category", "category__parent", "community", "handling_unit", "assignee"
+        )
+        # A worklist's prefetches serve its page, not the export.
+        .prefetch_related(None)
+        .defer("community__boundary", "district__boundary")
+    )
+
+
+def shows_contact(user: Any) -> bool:
+    return bool(user.has_perm(CONTACT_PERMISSION))
+
+
+# --- writers ------------------------------------------------------------------------
+
+
+class _Line:
+    """A file-like object that hands back what csv.writer writes to it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_lines(rows: Iterable[list[Any]]) -> Iterator[str]:
+    # The BOM makes spreadsheet programs read the Chinese text as UTF-8.
+    writer = csv.writer(_Line())
+    yield "\ufeff" + writer.writerow(export_header())
+    for row in rows:
+        yield writer.writerow(row)
+
+
+def write_xlsx(rows: Iterable[list[Any]], target: IO[bytes], *, title: str) -> None:
+    """An XLSX workbook in openpyxl's write-only mode: rows are not kept in memory."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=_sheet_title(title))
+    bold = Font(bold=True)
+    header = []
+    for text in export_header():
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    book.save(target)
+
+
+def _sheet_title(title: str) -> str:
+    for char in "[]:*?/\\":
+        title = title.replace(char, " ")
+    return title[:31] or "cases"
+
+
+def export_filename(list_key: str, fmt: str, now: datetime | None = None) -> str:
+    return f"{list_key}-{timezone.localtime(now or clock.now()):%Y%m%d-%H%M}.{fmt}"
+
+
+# --- services --------------------------------------------------------------------
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in ExportJob.Format.values:
+        raise InvalidInput(_("Choose CSV or XLSX."), code="export.unknown_format")
+
+
+@transaction.atomic
+def export_record(*, actor: Any, list_key: str, querystring: str, fmt: str, rows: int) -> None:
+    """Audit an export streamed to the actor at once.
+
+    Preconditions: the caller built the rows with cases.lists.filtered_cases
+    for this actor. Side effects: one audit entry.
+    """
+    _check_format(fmt)
+    audit(
+        actor=actor,
+        action="cases.exported",
+        list=list_key,
+        filters=querystring,
+        format=fmt,
+        rows=rows,
+        contact=shows_contact(actor),
+    )
+
+
+@transaction.atomic
+def export_job_create(*, owner: Any, list_key: str, querystring: str, fmt: str) -> ExportJob:
+    """Queue the export of a filtered list, written later by a Celery task.
+
+    Preconditions: the owner may open the list and the filters are valid
+    (ActionNotPermitted, LookupError, InvalidInput otherwise).
+    Side effects: an ExportJob row, an audit entry, and on commit the task
+    cases.tasks.run_export_job.
+    """
+    _check_format(fmt)
+    querystring = normalise_querystring(querystring)
+    _case_list, filterset = filtered_cases(list_key, owner, querystring)
+    job = ExportJob(
+        owner=owner,
+        list_key=list_key,
+        querystring=querystring,
+        format=fmt,
+        rows_total=filterset.qs.count(),
+    )
+    job.full_clean()
+    job.save()
+    audit(
+        actor=owner,
+        action="cases.exported",
+        target=job,
+        list=list_key,
+        filters=querystring,
+        format=fmt,
+        rows=job.rows_total,
+        contact=shows_contact(owner),
+    )
+    from cases.tasks import run_export_job
+
+    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    return job
+
+
+def _claim(job_id: int) -> ExportJob | None:
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().select_related("owner").filter(pk=job_id).first()
+        # RUNNING again: a worker died mid-run and the task was redelivered.
+        if job is None or job.status not in (ExportJob.Status.PENDING, ExportJob.Status.RUNNING):
+            return None
+        job.status = ExportJob.Status.RUNNING
+        job.started_at = clock.now()
+        job.rows_done = 0
+        job.save(update_fields=["status", "started_at", "rows_done"])
+        return job
+
+
+def _counting(rows: Iterator[list[Any]], job: ExportJob) -> Iterator[list[Any]]:
+    """Pass the rows through, writing the progress every CHUNK_SIZE rows."""
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % CHUNK_SIZE == 0:
+            ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
+    job.rows_done = done
+
+
+def export_job_run(*, job_id: int) -> ExportJob | None:
+    """Write the file of a queued export (called by cases.tasks.run_export_job).
+
+    Preconditions: the job is pending (or running, when redelivered); any
+    other job is left alone and None returned. The list is built for the
+    owner as they are now: a narrower scope exports fewer cases.
+    Side effects: the file on the default storage, the job's progress and
+    status (failed with the error on any exception), a notification to the owner.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return None
+    owner = job.owner
+    try:
+        case_list, filterset = filtered_cases(job.list_key, owner, job.querystring)
+        cases = export_queryset(filterset.qs)
+        job.rows_total = cases.count()
+        ExportJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total)
+        rows = _counting(
+            export_rows(cases.iterator(chunk_size=CHUNK_SIZE), show_contact=shows_contact(owner)), job
+        )
+        with tempfile.TemporaryFile() as target:
+            if job.format == ExportJob.Format.CSV:
+                text = io.TextIOWrapper(target, encoding="utf-8", newline="")
+                text.writelines(csv_lines(rows))
+                text.flush()
+                text.detach()
+            else:
+                write_xlsx(rows, target, title=str(case_list.title))
+            target.seek(0)
+            job.file.save(export_filename(job.list_key, job.format), File(target), save=False)
+    except Exception as error:
+        logger.exception("export %s failed", job.pk)
+        job.status = ExportJob.Status.FAILED
+        job.error = str(getattr(error, "message", error))[:1000]
+        job.finished_at = clock.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        return job
+    job.status = ExportJob.Status.DONE
+    job.finished_at = clock.now()
+    job.save(update_fields=["status", "rows_done", "rows_total", "file", "finished_at"])
+    notify(
+        recipients=[owner],
+        key=f"export:{job.pk}:done",
+        title=_("Your export of “%(list)s” is ready") % {"list": list_title(job.list_key)},
+        body=_("%(count)d row(s), kept for %(days)d days.")
+        % {"count": job.rows_done, "days": settings.EXPORT_RETENTION_DAYS},
+        url=reverse("cases:export_job", args=[job.pk]),
+    )
+    return job
+
+
+def export_files_purge(*, now: datetime | None = None) -> int:
+    """Delete the files of exports finished more than EXPORT_RETENTION_DAYS days ago.
+
+    Idempotent. Side effects: removes the files from the default storage and
+    marks their jobs expired; returns how many.
+    """
+    cutoff = (now or clock.now()) - timedelta(days=settings.EXPORT_RETENTION_DAYS)
+    old = ExportJob.objects.filter(
+        status__in=[ExportJob.Status.DONE, ExportJob.Status.FAILED], finished_at__lt=cutoff
+    ).order_by("pk")
+    purged = 0
+    for job in old.iterator(chunk_size=200):
+        if job.file:
+            job.file.delete(save=False)
+        job.file = ""  # type: ignore[assignment]
+        job.status = ExportJob.Status.EXPIRED
+        job.save(update_fields=["file", "status"])
+        purged += 1
+    logger.info("export_files_purge: %d export(s) expired", purged)
+    return purged

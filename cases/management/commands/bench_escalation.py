@@ -1,0 +1,183 @@
+"""`manage.py bench_escalation --cases 100000 [--batch-size 1000]`: automatic escalation (督办) at scale.
+
+Sets up the benchmark district of `bench_dashboard` (its `fill`, with no
+cases of its own: streets, communities, grid cells, liaisons, handling units
+and the district's supervisor), then writes `--cases` open cases whose
+deadline has passed (numbers starting "BE", in batches with bulk_create),
+and runs `cases.jobs.escalate_overdue` twice: the first run escalates them
+all, the second finds nothing to do. For each run it prints the time and the
+peak of Python memory (tracemalloc, which slows the run a little) and checks
+the outcome: one escalation, one event and the notifications per case.
+
+Only on PostgreSQL, and only on a database whose name contains "bench" (or
+with --force): the benchmark rows are deleted and written again.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+import tracemalloc
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import CommandError, CommandParser
+from django.db import connection, transaction
+
+from cases import jobs
+from cases.choices import CaseAction, CaseSource, CaseStatus, Urgency
+from cases.management.commands import bench_dashboard
+from cases.models import Case, CaseEvent, Category
+from chengguan import clock
+from chengguan.models import Notification
+from communities.models import Community, GridCell, HandlingUnit
+from liaisons.models import LiaisonAssignment
+
+PREFIX = "BE"
+WRITE_BATCH = 5000
+OPEN_STATUSES = [CaseStatus.REGISTERED, CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED]
+
+
+class Command(bench_dashboard.Command):
+    help = "Fill PostgreSQL with overdue open cases and time one escalation run and a second (no-op) one."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--cases", type=int, default=100_000)
+        parser.add_argument("--batch-size", type=int, default=jobs.BATCH_SIZE)
+        parser.add_argument(
+            "--force", action="store_true", help="Run on a database whose name does not contain 'bench'."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "bench_escalation measures PostgreSQL; set DATABASE_URL to a PostgreSQL database."
+            )
+        name = connection.settings_dict.get("NAME") or ""
+        if "bench" not in name and not options["force"]:
+            raise CommandError(
+                f"Database {name!r} is not a benchmark database (no 'bench' in its name); see --force."
+            )
+        count = options["cases"]
+        self.clear()
+        self.fill(0)  # bench_dashboard's district, people and units, without its cases
+        self.fill_overdue(count)
+        first = self.run_once("first run", options["batch_size"])
+        second = self.run_once("second run", options["batch_size"])
+        self.verify(count, first, second)
+
+    # --- data ---------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Remove an earlier run's cases; bench_dashboard's fill removes the rest."""
+        started = time.perf_counter()
+        like = f"{PREFIX}%"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM cases_caseevent WHERE case_id IN "
+                "(SELECT id FROM cases_case WHERE number LIKE %s)",
+                [like],
+            )
+            cursor.execute("DELETE FROM cases_case WHERE number LIKE %s", [like])
+            cursor.execute("DELETE FROM chengguan_notification WHERE key LIKE 'case-event:%%'")
+            cursor.execute("DELETE FROM chengguan_auditentry WHERE action = 'cases.escalated_overdue'")
+        self.step("cleared earlier escalation benchmark cases", started)
+
+    def fill_overdue(self, count: int) -> None:
+        """`count` open cases, all past their deadline and never escalated, written in batches."""
+        started = time.perf_counter()
+        district_code = bench_dashboard.DISTRICT_CODE
+        communities = list(
+            Community.objects.filter(street__district__code=district_code)
+            .select_related("street")
+            .order_by("code")
+        )
+        cells: dict[int, list[int]] = {}
+        for cell_id, community_id in GridCell.objects.filter(community__in=communities).values_list(
+            "pk", "community_id"
+        ):
+            cells.setdefault(community_id, []).append(cell_id)
+        liaisons = dict(
+            LiaisonAssignment.objects.filter(community__in=communities).values_list(
+                "community_id", "liaison_id"
+            )
+        )
+        units = list(
+            HandlingUnit.objects.filter(code__startswith=bench_dashboard.PREFIX).values_list("pk", flat=True)
+        )
+        categories = list(
+            Category.objects.filter(parent__isnull=False, is_active=True).values_list("pk", flat=True)
+        )
+        if not (communities and units and categories):
+            raise CommandError("The benchmark district is missing; bench_dashboard's fill did not run.")
+        now = clock.now()
+        rng = random.Random(20260302)
+        written = 0
+        while written < count:
+            rows = []
+            for n in range(written, min(count, written + WRITE_BATCH)):
+                community = communities[n % len(communities)]
+                status = OPEN_STATUSES[n % len(OPEN_STATUSES)]
+                reported = now - timedelta(days=rng.uniform(2, 40), hours=rng.uniform(0, 10))
+                handled = status in (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED)
+                by_liaison = handled and rng.random() < 0.3
+                deadline = now - timedelta(hours=rng.uniform(1, 24 * 20))
+                rows.append(
+                    Case(
+                        number=f"{PREFIX}{n + 1:010d}",
+                        tracking_code=f"E{n + 1:010d}",
+                        status=status,
+                        source=CaseSource.HOTLINE_12345,
+                        category_id=categories[n % len(categories)],
+                        urgency=Urgency.NORMAL,
+                        description="人行道上有流动摊贩占道经营，多次反映未处理",
+                        district_id=community.street.district_id,
+                        community_id=community.pk,
+                        grid_cell_id=rng.choice(cells[community.pk]),
+                        reporter_phone="13800138000",
+                        assignee_id=liaisons.get(community.pk) if by_liaison else None,
+                        handling_unit_id=rng.choice(units) if handled and not by_liaison else None,
+                        reported_at=reported,
+                        registered_at=reported + timedelta(hours=1),
+                        dispatched_at=reported + timedelta(hours=2) if handled else None,
+                        deadline=deadline,
+                        due_at=deadline if handled else None,
+                        updated_at=reported + timedelta(hours=2),
+                    )
+                )
+            Case.objects.bulk_create(rows)
+            written += len(rows)
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE cases_case")
+        self.step(f"{count:,} overdue open cases", started)
+
+    # --- timing -------------------------------------------------------------------
+
+    def run_once(self, label: str, batch_size: int) -> int:
+        tracemalloc.start()
+        started = time.perf_counter()
+        escalated = jobs.escalate_overdue(batch_size=batch_size)
+        took = time.perf_counter() - started
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.stdout.write(
+            f"{label:<11} escalated {escalated:>8,} case(s) in {took:7.1f} s   "
+            f"peak Python memory {peak / 2**20:7.1f} MiB   process max RSS {max_rss:7.1f} MiB"
+        )
+        return escalated
+
+    def verify(self, count: int, first: int, second: int) -> None:
+        cases = Case.objects.filter(number__startswith=PREFIX)
+        once = cases.filter(escalation_level=1).count()
+        escalations = CaseEvent.objects.filter(
+            case__number__startswith=PREFIX, action=CaseAction.ESCALATE
+        ).count()
+        notifications = Notification.objects.filter(key__startswith="case-event:").count()
+        self.stdout.write(
+            f"cases escalated once: {once:,} of {count:,}; escalate events: {escalations:,}; "
+            f"notifications: {notifications:,}"
+        )
+        if (first, second, once, escalations) != (count, 0, count, count):
+            raise CommandError("Escalation did not escalate every overdue case exactly once.")
