@@ -163,7 +163,7 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     assert community is not None
     in_district = cases.filter(district=district)
     dispatchable = list(
-        in_district.filter(status="registered").order_by("?").values_list("number", flat=True)[:5000]
+        in_district.filter(status="registered").order_by("?").values_list("number", "version")[:5000]
     )
     unit = HandlingUnit.objects.filter(district=district).first() or HandlingUnit.objects.first()
     assert unit is not None, "no handling unit"
@@ -316,7 +316,7 @@ def main() -> None:
             if flow not in args.flows:
                 continue
             if flow == "DispatchAction":
-                snapshot_dispatchable(fixtures["dispatchable"])
+                snapshot_dispatchable([number for number, _version in fixtures["dispatchable"]])
             else:
                 run_flow(args, flow, fixtures_path, workdir, warm_up=True)
             try:

@@ -28,7 +28,7 @@ FIXTURES: dict[str, Any] = (
 CSRF = FIXTURES.get("csrf", "")
 THINK = float(os.environ.get("BENCH_THINK_SECONDS", "0"))
 # Registered cases the dispatch flow takes, each once.
-DISPATCHABLE: list[str] = list(FIXTURES.get("dispatchable", []))
+DISPATCHABLE: list[tuple[str, int]] = [tuple(pair) for pair in FIXTURES.get("dispatchable", [])]
 
 
 class BenchUser(HttpUser):
@@ -106,8 +106,13 @@ class DispatchAction(BenchUser):
         if not DISPATCHABLE:
             self.environment.runner.quit()  # type: ignore[union-attr]
             return
-        number = DISPATCHABLE.pop()
-        data = {"handling_unit": FIXTURES["handling_unit"], "note": "", "csrfmiddlewaretoken": CSRF}
+        number, version = DISPATCHABLE.pop()
+        data = {
+            "handling_unit": FIXTURES["handling_unit"],
+            "note": "",
+            "expected_version": version,
+            "csrfmiddlewaretoken": CSRF,
+        }
         # 302 back to the case; bench/load.py counts afterwards how many really moved.
         self.expect("POST", f"/desk/cases/{number}/dispatch/", "dispatch action", 302, data=data)
 

@@ -23,13 +23,23 @@ from cases.choices import (
     CaseSource,
     CaseStatus,
     CategoryKind,
+    ParkingRequestStatus,
     PushKind,
     PushStatus,
     Satisfaction,
     Urgency,
     VisitStatus,
 )
-from cases.models import Case, CaseAttachment, CaseEvent, Category, HotlinePush, Open311Client, ReturnVisit
+from cases.models import (
+    Case,
+    CaseAttachment,
+    CaseEvent,
+    Category,
+    HotlinePush,
+    Open311Client,
+    ParkingRequest,
+    ReturnVisit,
+)
 from cases.services import PHONE_RE, normalise_phone
 from chengguan import clock
 from chengguan.filters import IdFilter, LazyOrderingLabels, MomentRangeFilter, OrderingFilter
@@ -398,6 +408,22 @@ class ReturnVisitFilterSet(django_filters.FilterSet):
     class Meta:
         model = ReturnVisit
         fields = ["case", "status", "liaison", "satisfaction", "due_at", "ordering"]
+
+
+class ParkingRequestFilterSet(django_filters.FilterSet):
+    """Parking requests (挂账申请), e.g. those waiting for a supervisor: `?status=pending`."""
+
+    case = django_filters.CharFilter(label=_("Case number"), field_name="case__number")
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=ParkingRequestStatus.choices)
+    requested_by = IdFilter(label=_("Requested by (user id)"), field_name="requested_by_id")
+    created_at = MomentRangeFilter(label=_("Requested between"))
+    ordering = OrderingFilter(
+        label=_("Sort by"), fields=(("created_at", "created_at"), ("decided_at", "decided_at"))
+    )
+
+    class Meta:
+        model = ParkingRequest
+        fields = ["case", "status", "requested_by", "created_at", "ordering"]
 
 
 # --- drill-down from the dashboard (cases.dashboard) ---------------------------

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Q
 
 from cases.choices import CaseSource
-from cases.models import Case, CaseAttachment, CaseEvent, Category, HotlinePush, ReturnVisit
+from cases.models import Case, CaseAttachment, CaseEvent, Category, HotlinePush, ParkingRequest, ReturnVisit
 from chengguan.permissions import NOTHING, Scope, ScopeRule, in_ids, register_rule
 
 CASE_PERMISSIONS: dict[str, str | tuple[str, ...]] = {
@@ -143,6 +143,8 @@ def register() -> None:
     register_rule(CaseEvent, _child_rule("case__", "case"))
     register_rule(CaseAttachment, _child_rule("case__", "case"))
     register_rule(ReturnVisit, _child_rule("case__", "case"))
+    # Parking requests (挂账申请): seen where their case is seen (e.g. the API list).
+    register_rule(ParkingRequest, _child_rule("case__", "case"))
     # Pushes to the 12345 platform: seen and retried where their case is seen.
     register_rule(
         HotlinePush,

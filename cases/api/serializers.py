@@ -24,6 +24,7 @@ from cases.models import (
     CaseEvent,
     Category,
     ExtensionRequest,
+    ParkingRequest,
     ReturnVisit,
     TimeLimit,
     TwoWayRating,
@@ -144,6 +145,29 @@ class ExtensionRequestSerializer(serializers.ModelSerializer):
         fields = ["id", "requested_by", "requested_due_at", "reason", "status", "created_at"]
 
 
+class ParkingRequestSerializer(serializers.ModelSerializer):
+    """A request to park a case (挂账申请) and, once decided, the supervisor's decision."""
+
+    case = serializers.CharField(source="case.number", read_only=True)
+    requested_by = BriefUserSerializer(read_only=True)
+    decided_by = BriefUserSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ParkingRequest
+        fields = [
+            "id",
+            "case",
+            "requested_by",
+            "reason",
+            "resume_on",
+            "status",
+            "created_at",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+        ]
+
+
 class CaseSerializer(serializers.ModelSerializer):
     """A case in a list: what it is, where, who handles it, and its clock."""
 
@@ -214,12 +238,13 @@ class CaseSerializer(serializers.ModelSerializer):
 
 
 class CaseDetailSerializer(CaseSerializer):
-    """A case with its history, photos and the extension request waiting for a decision."""
+    """A case with its history, photos and the extension and parking requests waiting for a decision."""
 
     subject_officer = BriefUserSerializer(read_only=True, allow_null=True)
     events = CaseEventSerializer(many=True, read_only=True)
     attachments = CaseAttachmentSerializer(many=True, read_only=True)
     pending_extension = serializers.SerializerMethodField()
+    pending_parking = serializers.SerializerMethodField()
 
     class Meta(CaseSerializer.Meta):
         fields = [
@@ -235,6 +260,7 @@ class CaseDetailSerializer(CaseSerializer):
             "reopen_count",
             "escalated_at",
             "pending_extension",
+            "pending_parking",
             "events",
             "attachments",
         ]
@@ -246,6 +272,13 @@ class CaseDetailSerializer(CaseSerializer):
         if not pending:
             return None
         return dict(ExtensionRequestSerializer(pending[0], context=self.context).data)
+
+    @extend_schema_field(ParkingRequestSerializer(allow_null=True))
+    def get_pending_parking(self, case: Case) -> dict[str, Any] | None:
+        pending = getattr(case, "pending_parkings", None)
+        if not pending:
+            return None
+        return dict(ParkingRequestSerializer(pending[0], context=self.context).data)
 
 
 class CaseOutcomeSerializer(serializers.Serializer):
@@ -381,6 +414,72 @@ class DecideExtensionSerializer(NoteSerializer):
 
 class VerifySerializer(NoteSerializer):
     passed = serializers.BooleanField(help_text=_("True closes the case; false sends it back for rework."))
+
+
+class RequestParkingSerializer(ReasonSerializer):
+    resume_on = serializers.DateField(
+        required=False,
+        allow_null=True,
+        help_text=_("Optional: the day the case can probably be handled again; after today."),
+    )
+
+
+class DecideParkingSerializer(NoteSerializer):
+    approve = serializers.BooleanField(
+        help_text=_("True parks the case (its clock stops); false refuses, with a note saying why.")
+    )
+
+
+MODERATION_REASON = _("Why the correction was made; staff see it in the history, the public does not.")
+
+
+class ModerateTextSerializer(VersionedActionSerializer):
+    description = serializers.CharField(max_length=2000, help_text=_("The corrected description."))
+    title = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text=_("The corrected title; left out: unchanged."),
+    )
+    reason = serializers.CharField(max_length=1000, help_text=MODERATION_REASON)
+
+
+class RecategoriseSerializer(VersionedActionSerializer):
+    category = category_field(required=False)
+    community = RestrictedRelatedField(
+        queryset=Community.objects.all(), required=False, help_text=_("Community id.")
+    )
+    address = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text=_("The corrected address; left out: unchanged."),
+    )
+    reason = serializers.CharField(max_length=1000, help_text=MODERATION_REASON)
+
+
+class ShownPhotoField(serializers.PrimaryKeyRelatedField):
+    """The id of a photo of the case in the context that the public still sees."""
+
+    default_error_messages = {
+        "does_not_exist": _("This case has no photo with id {pk_value} that is still shown."),
+    }
+
+    def get_queryset(self) -> Any:
+        case = self.context.get("case")
+        if case is None:
+            return CaseAttachment.objects.none()
+        return super().get_queryset().filter(case=case, is_hidden=False)
+
+
+class HidePhotoSerializer(VersionedActionSerializer):
+    attachment = ShownPhotoField(
+        queryset=CaseAttachment.objects.all(),
+        help_text=_("Id of the photo to hide (see the case's `attachments`)."),
+    )
+    reason = serializers.CharField(
+        max_length=1000, help_text=_("Why it is hidden, e.g. faces or number plates can be recognised.")
+    )
 
 
 # --- indicators ----------------------------------------------------------------

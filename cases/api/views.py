@@ -10,8 +10,6 @@ changed in between fails with 409 `stale_object`.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -37,13 +35,15 @@ from rest_framework.throttling import AnonRateThrottle
 
 from cases import services
 from cases.api import serializers as s
+from cases.api.verbs import VERBS, Verb
 from cases.assessment import two_way_rating_submit
-from cases.choices import PUBLIC_SOURCES, CaseSource, ExtensionStatus
+from cases.choices import PUBLIC_SOURCES, CaseSource, ExtensionStatus, ParkingRequestStatus
 from cases.filtersets import (
     CaseApiFilterSet,
     CaseAttachmentFilterSet,
     CaseEventFilterSet,
     CategoryFilterSet,
+    ParkingRequestFilterSet,
     ReturnVisitFilterSet,
 )
 from cases.indicators import Period, indicators, indicators_by
@@ -53,13 +53,14 @@ from cases.models import (
     CaseEvent,
     Category,
     ExtensionRequest,
+    ParkingRequest,
     ReturnVisit,
     TwoWayRating,
 )
 from chengguan import clock
 from chengguan.api import ErrorSerializer, RestrictedQuerysetMixin, RestrictedReadOnlyViewSet
-from chengguan.errors import StaleObject, TransitionNotAllowed
-from chengguan.permissions import restrict
+from chengguan.errors import ActionNotPermitted
+from chengguan.permissions import can, restrict
 from communities.models import Community, HandlingUnit
 
 User = get_user_model()
@@ -94,7 +95,7 @@ class CategoryViewSet(RestrictedReadOnlyViewSet):
 
 
 def with_history(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """What the case detail shows besides the case: its events, photos and pending extension."""
+    """What the case detail shows besides the case: events, photos, pending extension and parking."""
     return cases.select_related("subject_officer").prefetch_related(
         Prefetch(
             "events", queryset=CaseEvent.objects.select_related("actor").prefetch_related("attachments")
@@ -107,36 +108,40 @@ def with_history(cases: QuerySet[Case]) -> QuerySet[Case]:
             ),
             to_attr="pending_extensions",
         ),
+        Prefetch(
+            "parking_requests",
+            queryset=ParkingRequest.objects.filter(status=ParkingRequestStatus.PENDING).select_related(
+                "requested_by", "decided_by"
+            ),
+            to_attr="pending_parkings",
+        ),
     )
 
 
-def workflow_action(
-    serializer_class: type[Any],
-    summary: str,
-    service: Callable[..., Any],
-    *,
-    url_path: str | None = None,
-    note: str = "",
-) -> Callable[[Callable[..., Any]], Any]:
-    """A POST action on one case: its input serializer, the shared responses, and
-    the service's docstring (preconditions, side effects) as its documentation."""
-    description = inspect.cleandoc(service.__doc__ or "")
-    if note:
-        description = f"{description}\n\n{note}"
-
-    def decorate(method: Callable[..., Any]) -> Any:
-        # extend_schema must wrap the action, not the other way round.
-        routed = action(detail=True, methods=["post"], url_path=url_path)(method)
-        return extend_schema(
-            summary=summary,
-            description=description,
-            request=serializer_class,
-            responses={200: AFTER_ACTION, **ERRORS},
-        )(routed)
-
-    return decorate
+def with_workflow_verbs(viewset: type[CaseViewSet]) -> type[CaseViewSet]:
+    """Add one POST action per row of the verb table (cases.api.verbs) to the case viewset."""
+    for verb in VERBS:
+        setattr(viewset, verb.name, _verb_action(verb))
+    return viewset
 
 
+def _verb_action(verb: Verb) -> Any:
+    def act(self: CaseViewSet, request: Request, number: str | None = None) -> Response:
+        return self.act(request, verb)
+
+    act.__name__ = act.__qualname__ = verb.name
+    act.__doc__ = verb.summary
+    # extend_schema must wrap the action, not the other way round.
+    routed = action(detail=True, methods=["post"], url_path=verb.path)(act)
+    return extend_schema(
+        summary=verb.summary,
+        description=verb.description,
+        request=verb.input,
+        responses={200: AFTER_ACTION, **ERRORS},
+    )(routed)
+
+
+@with_workflow_verbs
 @extend_schema_view(
     list=extend_schema(summary="List cases", responses={200: s.CaseSerializer(many=True)}),
     retrieve=extend_schema(summary="A case with its history and photos"),
@@ -200,270 +205,15 @@ class CaseViewSet(
             s.CaseDetailSerializer(visible, context=self.get_serializer_context()).data, status=code
         )
 
-    def _act(
-        self,
-        request: Request,
-        serializer_class: type[Any],
-        perform: Callable[[Case, Any, dict[str, Any]], Any],
-    ) -> Response:
+    def act(self, request: Request, verb: Verb) -> Response:
+        """One workflow verb: scope (404), the verb's permission (403), input (400), service (409…)."""
         case = self.get_object()
-        serializer = serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        perform(case, request.user, serializer.validated_data)
+        if not can(request.user, verb.gate_for(case.status), case):
+            raise ActionNotPermitted()
+        given = verb.input(data=request.data, context={**self.get_serializer_context(), "case": case})
+        given.is_valid(raise_exception=True)
+        verb.perform(case, request.user, given.validated_data)
         return self._case_response(case)
-
-    # --- intake -----------------------------------------------------------
-
-    @workflow_action(s.RegisterSerializer, "Register a report (立案)", services.case_register)
-    def register(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.RegisterSerializer,
-            lambda case, actor, data: services.case_register(
-                case=case,
-                actor=actor,
-                category=data.get("category"),
-                urgency=data.get("urgency"),
-                community=data.get("community"),
-                note=data["note"],
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(s.RejectSerializer, "Reject a report (不予受理)", services.case_reject)
-    def reject(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.RejectSerializer,
-            lambda case, actor, data: services.case_reject(
-                case=case,
-                actor=actor,
-                reason=data["reason"],
-                note=data["note"],
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(
-        s.MergeSerializer, "Merge a report into the open case it duplicates", services.case_merge_duplicate
-    )
-    def merge(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.MergeSerializer,
-            lambda case, actor, data: services.case_merge_duplicate(
-                case=case,
-                master=data["master"],
-                actor=actor,
-                note=data["note"],
-                expected_version=data.get("version"),
-            ),
-        )
-
-    # --- dispatch and handling ----------------------------------------------
-
-    # Not `dispatch`: that is the view's own entry point.
-    @workflow_action(
-        s.DispatchSerializer,
-        "Dispatch a case to a handling unit or an officer (派遣)",
-        services.case_dispatch,
-        url_path="dispatch",
-    )
-    def dispatch_case(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.DispatchSerializer,
-            lambda case, actor, data: services.case_dispatch(
-                case=case,
-                actor=actor,
-                handling_unit=data.get("handling_unit"),
-                assignee=data.get("assignee"),
-                note=data["note"],
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(
-        s.ReasonSerializer, "Return a case to the dispatchers (回退)", services.case_return, url_path="return"
-    )
-    def return_case(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.ReasonSerializer,
-            lambda case, actor, data: services.case_return(
-                case=case, actor=actor, reason=data["reason"], expected_version=data.get("version")
-            ),
-        )
-
-    @workflow_action(
-        s.NoteSerializer, "Sign for a dispatched case (签收)", services.case_sign_for, url_path="sign-for"
-    )
-    def sign_for(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.NoteSerializer,
-            lambda case, actor, data: services.case_sign_for(
-                case=case, actor=actor, note=data["note"], expected_version=data.get("version")
-            ),
-        )
-
-    @workflow_action(
-        s.SubmitResultSerializer,
-        "Submit the result of the work (处置反馈)",
-        services.case_submit_result,
-        url_path="submit-result",
-        note="Photos need a multipart request.",
-    )
-    def submit_result(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.SubmitResultSerializer,
-            lambda case, actor, data: services.case_submit_result(
-                case=case,
-                actor=actor,
-                result=data["result"],
-                photos=data.get("photos", []),
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(
-        s.RequestExtensionSerializer,
-        "Request more time (延期申请)",
-        services.case_request_extension,
-        url_path="request-extension",
-    )
-    def request_extension(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.RequestExtensionSerializer,
-            lambda case, actor, data: services.case_request_extension(
-                case=case,
-                actor=actor,
-                requested_due_at=_aware(data["requested_due_at"]),
-                reason=data["reason"],
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(
-        s.DecideExtensionSerializer,
-        "Approve or refuse the pending extension",
-        services.case_decide_extension,
-        url_path="decide-extension",
-    )
-    def decide_extension(self, request: Request, number: str | None = None) -> Response:
-        def perform(case: Case, actor: Any, data: dict[str, Any]) -> Any:
-            pending = case.extension_requests.filter(status=ExtensionStatus.PENDING).first()
-            if pending is None:
-                raise TransitionNotAllowed(
-                    _("No extension request of this case is waiting for a decision."),
-                    code="extension.none_pending",
-                )
-            return services.case_decide_extension(
-                request=pending,
-                actor=actor,
-                approve=data["approve"],
-                note=data["note"],
-                expected_version=data.get("version"),
-            )
-
-        return self._act(request, s.DecideExtensionSerializer, perform)
-
-    # --- parking, verification, supervision -----------------------------------
-
-    @workflow_action(s.ReasonSerializer, "Park a case (挂账); its clock stops", services.case_park)
-    def park(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.ReasonSerializer,
-            lambda case, actor, data: services.case_park(
-                case=case, actor=actor, reason=data["reason"], expected_version=data.get("version")
-            ),
-        )
-
-    @workflow_action(s.NoteSerializer, "Unpark a case", services.case_unpark)
-    def unpark(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.NoteSerializer,
-            lambda case, actor, data: services.case_unpark(
-                case=case, actor=actor, note=data["note"], expected_version=data.get("version")
-            ),
-        )
-
-    @workflow_action(
-        s.VerifySerializer, "Verify a result (核查): close or send back for rework", services.case_verify
-    )
-    def verify(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.VerifySerializer,
-            lambda case, actor, data: services.case_verify(
-                case=case,
-                actor=actor,
-                passed=data["passed"],
-                note=data["note"],
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(
-        s.RequiredNoteSerializer, "Escalate a case for supervision (督办)", services.case_escalate
-    )
-    def escalate(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.RequiredNoteSerializer,
-            lambda case, actor, data: services.case_escalate(
-                case=case, actor=actor, note=data["note"], expected_version=data.get("version")
-            ),
-        )
-
-    @workflow_action(s.ReasonSerializer, "Reopen a closed case", services.case_reopen)
-    def reopen(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.ReasonSerializer,
-            lambda case, actor, data: services.case_reopen(
-                case=case, actor=actor, reason=data["reason"], expected_version=data.get("version")
-            ),
-        )
-
-    @workflow_action(
-        s.SubmitResultSerializer,
-        "Close a patrol finding fixed on the spot (当场处置)",
-        services.case_close_on_spot,
-        url_path="close-on-spot",
-        note="Photos need a multipart request.",
-    )
-    def close_on_spot(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.SubmitResultSerializer,
-            lambda case, actor, data: services.case_close_on_spot(
-                case=case,
-                actor=actor,
-                result=data["result"],
-                photos=data.get("photos", []),
-                expected_version=data.get("version"),
-            ),
-        )
-
-    @workflow_action(
-        s.ReasonSerializer,
-        "Mark a closed or rejected case false or malicious",
-        services.case_mark_false,
-        url_path="mark-false",
-    )
-    def mark_false(self, request: Request, number: str | None = None) -> Response:
-        return self._act(
-            request,
-            s.ReasonSerializer,
-            lambda case, actor, data: services.case_mark_false(
-                case=_unchanged(case, data), actor=actor, reason=data["reason"]
-            ),
-        )
 
     # --- photos -------------------------------------------------------------
 
@@ -490,18 +240,6 @@ class CaseViewSet(
         )
 
 
-def _unchanged(case: Case, data: dict[str, Any]) -> Case:
-    """For a service without `expected_version`: the case must still be the one the client saw."""
-    version = data.get("version")
-    if version is not None and version != case.version:
-        raise StaleObject()
-    return case
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
-
-
 @extend_schema_view(
     list=extend_schema(summary="List case events (the history of every case in scope)"),
     retrieve=extend_schema(summary="A case event"),
@@ -523,6 +261,22 @@ class CaseAttachmentViewSet(RestrictedReadOnlyViewSet):
     queryset = CaseAttachment.objects.select_related("case")
     serializer_class = s.CaseAttachmentSerializer
     filterset_class = CaseAttachmentFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List parking requests (挂账申请), e.g. those pending: `?status=pending`"),
+    retrieve=extend_schema(summary="A parking request"),
+)
+class ParkingRequestViewSet(RestrictedReadOnlyViewSet):
+    """Requests to park a case (挂账申请) and their decisions, of the cases in the caller's scope.
+
+    Asked for with `POST /api/v1/cases/{number}/request-park/`, decided with
+    `POST /api/v1/cases/{number}/decide-parking/`.
+    """
+
+    queryset = ParkingRequest.objects.select_related("case", "requested_by", "decided_by")
+    serializer_class = s.ParkingRequestSerializer
+    filterset_class = ParkingRequestFilterSet
 
 
 @extend_schema_view(

@@ -559,6 +559,7 @@ def valid_post(action: str, case: Case, unit: Any) -> dict[str, Any]:
             "rework": {"reason": "现场仍有杂物"},
             "escalate": {"note": "请加快处置"},
             "reopen": {"reason": "回访不满意"},
+            "mark-false": {"reason": "举报人捏造事实"},
         }[action]
     )
     if action == "decide-extension":
