@@ -28,7 +28,8 @@ def create_search_indexes(apps, schema_editor):  # type: ignore[no-untyped-def]
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, expression in SEARCH_INDEXES:
         schema_editor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON cases_case USING gin ({expression} gin_trgm_ops)"
+            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} "
+            f"ON cases_case USING gin ({expression} gin_trgm_ops)"
         )
     # Statistics of the indexed expressions: without them the planner guesses
     # how many cases a search finds and may walk the whole table in list order

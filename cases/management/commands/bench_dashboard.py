@@ -1,4 +1,4 @@
-"""`manage.py bench_dashboard --cases 1000000 [--requests 50] [--reuse]`: dashboard latency at scale.
+"""`manage.py bench_dashboard --cases 1000000 [--requests 50] [--reuse] [--search]`: latency at scale.
 
 Fills PostgreSQL with a benchmark district (8 street offices, 80 communities
 with 4 grid cells each, 15 handling units, 80 liaisons with their patrol
@@ -10,6 +10,14 @@ Then VACUUM ANALYZE, and `--requests` requests each of the dashboard (this month
 and the monthly assessment (last month) through Django's test client as the
 district's supervisor; it prints p50/p95/max and the number of queries per
 page, and the slowest queries of one request of each.
+
+With `--search`, the staff case list (cases:list) instead, for searches
+taken from the benchmark cases: a case number and its last digits, a
+tracking code, a phone number and its last four digits, Chinese text
+fragments, and category + community + status + date range with and without
+text; p50/p95/max, the query count, the cases found and the slowest query.
+The benchmark cases carry varied descriptions, addresses and phone numbers
+for that.
 
 Only on PostgreSQL, and only on a database whose name contains "bench"
 (or with --force): the benchmark rows (numbers starting "BN") are deleted
@@ -300,7 +308,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--search",
             action="store_true",
-            help="Time the staff case list's searches (number, phone, text, filters) instead of the dashboard.",
+            help="Time the case list's searches (number, phone, text, filters) instead of the dashboard.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
