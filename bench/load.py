@@ -59,7 +59,9 @@ BENCH_USERS = {"operator": "bench-load-operator", "dispatcher": "bench-load-disp
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", required=True, help="a PostgreSQL database of the benchmark's own")
     parser.add_argument("--redis-url", required=True, help="a Redis database of the benchmark's own")
     parser.add_argument("--users", type=int, default=20, help="concurrent users per flow (default 20)")
@@ -69,7 +71,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
     parser.add_argument("--min-cases", type=int, default=1_000_000)
     parser.add_argument(
-        "--flows", nargs="*", default=[name for name, _, _ in FLOWS], help="locust classes to run (default all)"
+        "--flows",
+        nargs="*",
+        default=[name for name, _, _ in FLOWS],
+        help="locust classes to run (default all)",
     )
     return parser.parse_args()
 
@@ -136,7 +141,6 @@ def prepare(args: argparse.Namespace) -> dict[str, Any]:
     from cases.models import Case, Category
     from chengguan.bench_views import CEILING_TABLE
     from chengguan.models import User
-    from chengguan.roles import Role
     from communities.models import Community, District, HandlingUnit
 
     district = District.objects.filter(code=DISTRICT_CODE).first()
@@ -189,7 +193,8 @@ def snapshot_dispatchable(numbers: list[str]) -> None:
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_dispatch_snapshot")
         cursor.execute(
-            "CREATE TABLE bench_dispatch_snapshot AS SELECT * FROM cases_case WHERE number = ANY(%s)", [numbers]
+            "CREATE TABLE bench_dispatch_snapshot AS SELECT * FROM cases_case WHERE number = ANY(%s)",
+            [numbers],
         )
         cursor.execute("SELECT now()")
         started = cursor.fetchone()[0]  # type: ignore[index]
@@ -211,7 +216,9 @@ def restore_dispatchable() -> tuple[int, int]:
         )
         columns = [row[0] for row in cursor.fetchall()]
         assignments = ", ".join(f'"{c}" = s."{c}"' for c in columns)
-        cursor.execute(f"UPDATE cases_case c SET {assignments} FROM bench_dispatch_snapshot s WHERE s.id = c.id")
+        cursor.execute(
+            f"UPDATE cases_case c SET {assignments} FROM bench_dispatch_snapshot s WHERE s.id = c.id"
+        )
         cursor.execute(
             "DELETE FROM cases_caseevent WHERE case_id IN (SELECT id FROM bench_dispatch_snapshot) "
             "AND created_at >= %s",
@@ -336,7 +343,9 @@ def main() -> None:
 def report(results: dict[str, dict[str, float]], dispatch_moved: tuple[int, int] | None) -> None:
     ceiling = results.get("Ceiling", {}).get("rps") or 0.0
     print()
-    print(f"{'flow':<22}{'req':>8}{'fail':>6}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}{'of ceiling':>12}  target")
+    print(
+        f"{'flow':<22}{'req':>8}{'fail':>6}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}{'of ceiling':>12}  target"
+    )
     failed = False
     for flow, name, target in FLOWS:
         if flow not in results:
@@ -357,7 +366,9 @@ def report(results: dict[str, dict[str, float]], dispatch_moved: tuple[int, int]
             f"{r['p50']:>7.0f}{r['p95']:>7.0f}{r['p99']:>7.0f}{share:>11.0%}  {verdict}"
         )
     if dispatch_moved is not None:
-        print(f"dispatch: {dispatch_moved[0]} of {dispatch_moved[1]} prepared cases moved (put back afterwards)")
+        print(
+            f"dispatch: {dispatch_moved[0]} of {dispatch_moved[1]} prepared cases moved (put back afterwards)"
+        )
     print("(milliseconds; locust and gunicorn share this machine's cores)")
     sys.exit(1 if failed else 0)
 

@@ -157,6 +157,52 @@ def escalated_unsaved(case: Case, *, actor: Any, note: str, automatic: bool) -> 
     )
 
 
+# The columns `escalated_insert_sql` writes: every column of the event table
+# (tests/cases/test_escalation_batch.py fails when a field is added without it).
+ESCALATED_INSERT_COLUMNS = (
+    "case_id",
+    "action",
+    "actor_id",
+    "from_status",
+    "to_status",
+    "note",
+    "data",
+    "is_public",
+    "created_at",
+)
+
+
+def escalated_insert_sql(
+    source: str, *, note: str, automatic: bool, created_at: datetime
+) -> tuple[str, list[Any]]:
+    """PostgreSQL `INSERT … SELECT` of the `escalate` event of each row of `source`, RETURNING id, case_id.
+
+    The same event as `escalated_unsaved` with no actor, for the overdue job,
+    which writes a batch of them without a Python object per case. `source`
+    names a relation (a CTE) with the escalated cases' `id`, `deadline` and
+    `escalation_level` (already raised). The deadline is written as
+    Python's `isoformat()` writes it in UTC, as the other events do.
+    """
+    iso_deadline = (
+        "to_char(deadline AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        " || CASE WHEN extract(microseconds FROM deadline)::bigint %% 1000000 = 0 THEN ''"
+        " ELSE to_char(deadline AT TIME ZONE 'UTC', '.US') END || '+00:00'"
+    )
+    sql = (
+        f"INSERT INTO {CaseEvent._meta.db_table} ({', '.join(ESCALATED_INSERT_COLUMNS)}) "
+        "SELECT id, %s, NULL, '', '', %s, "
+        f"jsonb_build_object('level', escalation_level, 'automatic', %s, 'deadline', {iso_deadline}), "
+        f"%s, %s FROM {source} RETURNING id, case_id"
+    )
+    return sql, [
+        CaseAction.ESCALATE.value,
+        note,
+        automatic,
+        CaseAction.ESCALATE in PUBLIC_ACTIONS,
+        created_at,
+    ]
+
+
 def attachment_added(case: Case, *, actor: Any, attachment_ids: list[int], kind: str) -> CaseEvent:
     return _create(
         case, CaseAction.ATTACHMENT_ADDED, actor=actor, data={"attachments": attachment_ids, "kind": kind}

@@ -160,5 +160,6 @@ def register() -> None:
             permissions={"view": "cases.view_category"},
             q=lambda scope, user, action: Q(),
             allows=lambda scope, user, action, obj: True,
+            scoped=False,
         ),
     )

@@ -16,7 +16,9 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from chengguan.permissions import restrict
@@ -101,11 +103,77 @@ class VersionedActionSerializer(serializers.Serializer):
     )
 
 
-@extend_schema(summary="Obtain the API token of an account (username and password)")
+class ObtainTokenSerializer(AuthTokenSerializer):
+    """Username and password, plus the second factor for the roles that require one."""
+
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        max_length=32,
+        help_text=_(
+            "The current code of the account's authenticator app, or one of its recovery codes: "
+            "required for the roles that sign in with two factors (settings.OTP_REQUIRED_ROLES)."
+        ),
+    )
+
+
+@extend_schema(
+    summary="Obtain the API token of an account (username, password and, for some roles, a one-time code)",
+    request=ObtainTokenSerializer,
+    responses={200: ObtainTokenSerializer, 400: ErrorSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
+)
 class ObtainTokenView(ObtainAuthToken):
-    """DRF's token view, throttled like every other endpoint: it is where passwords are guessed."""
+    """DRF's token view, throttled like every other endpoint: it is where passwords are guessed.
+
+    Supervisors and admins (the roles the sign-in pages ask for a second
+    factor, chengguan.middleware.otp_required_for) must send `otp` too: without
+    it the answer is 401 `auth.otp_required`, with a wrong one 401
+    `auth.otp_invalid`. A wrong code counts as a failed sign-in for the
+    lockout (django-axes) and the audit log, like a wrong password.
+    """
 
     throttle_classes = api_settings.DEFAULT_THROTTLE_CLASSES
+    serializer_class = ObtainTokenSerializer
+
+    def post(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        from django.contrib.auth.signals import user_login_failed
+        from rest_framework.authtoken.models import Token
+
+        from chengguan.api_errors import error_body
+        from chengguan.audit import audit
+        from chengguan.middleware import otp_required_for
+        from chengguan.security import client_ip, otp_matching_device
+
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        if otp_required_for(user):
+            code = serializer.validated_data.get("otp", "")
+            if not code.strip():
+                message = _("This account signs in with two factors: send the authenticator's code as `otp`.")
+                return Response(
+                    error_body("auth.otp_required", message, {"otp": [str(message)]}), status=401
+                )
+            device = otp_matching_device(user=user, token=code)
+            if device is None:
+                from axes.handlers.proxy import AxesProxyHandler
+
+                # The underlying HttpRequest: django-axes marks a lockout on it
+                # for its middleware, which answers the reaching attempt with 429.
+                django_request = request._request
+                AxesProxyHandler.update_request(django_request)
+                audit(actor=None, action="auth.otp_failed", target=user, ip=client_ip(django_request))
+                user_login_failed.send(
+                    sender=type(self),
+                    credentials={"username": serializer.validated_data["username"]},
+                    request=django_request,
+                )
+                message = _("The one-time code is not correct.")
+                return Response(error_body("auth.otp_invalid", message, {"otp": [str(message)]}), status=401)
+            audit(actor=user, action="auth.otp_verified", target=user, device=device.persistent_id, api=True)
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
 
 
 # Bounds Django's integer fields get from the database backend (SQLite's are

@@ -18,5 +18,7 @@ CEILING_TABLE = "bench_ceiling"
 @require_POST
 def ceiling(request: HttpRequest) -> HttpResponse:
     with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {CEILING_TABLE} (note) VALUES (%s)", [request.POST.get("note", "")[:200]])
+        cursor.execute(
+            f"INSERT INTO {CEILING_TABLE} (note) VALUES (%s)", [request.POST.get("note", "")[:200]]
+        )
     return HttpResponse("ok", content_type="text/plain", status=201)

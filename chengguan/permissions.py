@@ -122,6 +122,12 @@ class ScopeRule(Generic[M]):
     permissions: dict[str, str | tuple[str, ...]]
     q: Callable[[Scope, Any, str], Q]
     allows: Callable[[Scope, Any, str, M], bool]
+    # False for reference data everyone with the role sees whole (categories):
+    # the gate then skips computing the user's scope, which costs queries.
+    scoped: bool = True
+
+    def scope(self, user: Any) -> Scope:
+        return scope_for(user) if self.scoped else EMPTY_SCOPE
 
 
 _RULES: dict[type[models.Model], ScopeRule[Any]] = {}
@@ -154,14 +160,16 @@ def restrict(queryset: models.QuerySet[M], user: Any, action: str = "view") -> m
     model = queryset.model
     if not has_role_permission(user, model, action):
         return queryset.none()
-    return queryset.filter(rule_for(model).q(scope_for(user), user, action))
+    rule = rule_for(model)
+    return queryset.filter(rule.q(rule.scope(user), user, action))
 
 
 def can(user: Any, action: str, obj: models.Model) -> bool:
     model = type(obj)
     if not has_role_permission(user, model, action):
         return False
-    return rule_for(model).allows(scope_for(user), user, action, obj)
+    rule = rule_for(model)
+    return rule.allows(rule.scope(user), user, action, obj)
 
 
 def require(user: Any, action: str, obj: models.Model) -> None:

@@ -347,18 +347,35 @@ def otp_verify(*, request: HttpRequest, user: User, token: str) -> bool:
     """
     import django_otp
 
+    verified = otp_matching_device(user=user, token=token)
+    if verified is not None:
+        django_otp.login(request, verified)
+        audit(actor=user, action="auth.otp_verified", target=user, device=verified.persistent_id)
+        return True
+    audit(actor=user, action="auth.otp_failed", target=user, ip=_ip(request))
+    return False
+
+
+def otp_matching_device(*, user: User, token: str) -> Any:
+    """The user's confirmed authenticator or recovery device that accepts `token`, or None.
+
+    Shared by the sign-in page and the API token endpoint. Side effects: a
+    used recovery code is consumed; devices record failures to throttle
+    repeated guesses themselves. Nothing is audited here.
+    """
+    import django_otp
+
     token = token.strip()
+    if not token:
+        return None
     for device in [
         *TOTPDevice.objects.filter(user=user, confirmed=True),
         *StaticDevice.objects.filter(user=user),
     ]:
         verified = django_otp.verify_token(user, device.persistent_id, token)
         if verified is not None:
-            django_otp.login(request, verified)
-            audit(actor=user, action="auth.otp_verified", target=user, device=verified.persistent_id)
-            return True
-    audit(actor=user, action="auth.otp_failed", target=user, ip=_ip(request))
-    return False
+            return verified
+    return None
 
 
 def otp_pending_device(user: User) -> TOTPDevice | None:

@@ -51,6 +51,6 @@ class Migration(migrations.Migration):
         ("cases", "0015_deadline_reminders"),
     ]
 
-    operations: list[migrations.operations.base.Operation] = [
+    operations = [
         migrations.RunPython(create_search_indexes, drop_search_indexes, elidable=False),
     ]

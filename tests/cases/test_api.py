@@ -316,13 +316,35 @@ ALLOWED = [
         CaseStatus.DISPATCHED,
     ),
     ("decide-extension", "extension-pending", "supervisor", {"approve": True}, CaseStatus.DISPATCHED),
-    ("park", CaseStatus.REGISTERED, "supervisor", {"reason": "涉及拆迁，暂缓处置"}, CaseStatus.PARKED),
+    ("request-park", CaseStatus.REGISTERED, "dispatcher", {"reason": "涉及拆迁"}, CaseStatus.REGISTERED),
+    ("decide-parking", "parking-pending", "supervisor", {"approve": True}, CaseStatus.PARKED),
     ("unpark", CaseStatus.PARKED, "supervisor", {}, CaseStatus.REGISTERED),
     ("verify", CaseStatus.RESOLVED, "supervisor", {"passed": True}, CaseStatus.CLOSED),
     ("escalate", CaseStatus.DISPATCHED, "supervisor", {"note": "群众反映强烈"}, CaseStatus.DISPATCHED),
     ("reopen", CaseStatus.CLOSED, "supervisor", {"reason": "回访不满意"}, CaseStatus.DISPATCHED),
     ("close-on-spot", "patrol", "liaison", {"result": "已当场劝离"}, CaseStatus.CLOSED),
     ("mark-false", CaseStatus.CLOSED, "supervisor", {"reason": "恶意投诉"}, CaseStatus.CLOSED),
+    (
+        "moderate-text",
+        CaseStatus.REGISTERED,
+        "operator",
+        {"description": "门口有流动摊贩占道经营", "reason": "删除电话号码"},
+        CaseStatus.REGISTERED,
+    ),
+    (
+        "recategorise",
+        CaseStatus.DISPATCHED,
+        "operator",
+        {"address": "东园街1号", "reason": "地址有误"},
+        CaseStatus.DISPATCHED,
+    ),
+    (
+        "hide-photo",
+        "with-photo",
+        "operator",
+        {"attachment": "<photo>", "reason": "照片可辨认人脸"},
+        CaseStatus.REGISTERED,
+    ),
 ]
 
 # verb, a status that forbids it (the actor still reaches the case), actor, input, domain code
@@ -354,7 +376,8 @@ FORBIDDEN = [
         "case.extension_not_allowed",
     ),
     ("decide-extension", CaseStatus.DISPATCHED, "supervisor", {"approve": True}, "extension.none_pending"),
-    ("park", CaseStatus.RESOLVED, "supervisor", {"reason": "x"}, "case.transition_not_allowed"),
+    ("request-park", CaseStatus.RESOLVED, "unit_member", {"reason": "x"}, "case.parking_not_allowed"),
+    ("decide-parking", CaseStatus.REGISTERED, "supervisor", {"approve": True}, "parking.none_pending"),
     ("unpark", CaseStatus.REGISTERED, "supervisor", {}, "case.transition_not_allowed"),
     ("verify", CaseStatus.IN_PROGRESS, "supervisor", {"passed": True}, "case.transition_not_allowed"),
     ("escalate", CaseStatus.CLOSED, "supervisor", {"note": "x"}, "case.escalate_not_allowed"),
@@ -365,7 +388,8 @@ FORBIDDEN = [
 
 
 def _given(make_case: Any, start: Any, unit_member: Any) -> Case:
-    """A case in `start`: a status, or a patrol finding, or a case with an extension pending."""
+    """A case in `start`: a status, a patrol finding, a case with an extension or parking
+    request pending, or a registered case with a photo."""
     if start == "patrol":
         return make_case(CaseStatus.REPORTED, source=CaseSource.PATROL)
     if start == "patrol-registered":
@@ -379,11 +403,19 @@ def _given(make_case: Any, start: Any, unit_member: Any) -> Case:
             reason="需协调",
         )
         return Case.objects.get(pk=case.pk)
+    if start == "parking-pending":
+        case = make_case(CaseStatus.DISPATCHED)
+        services.case_request_parking(case=case, actor=unit_member, reason="涉及拆迁，暂缓处置")
+        return Case.objects.get(pk=case.pk)
+    if start == "with-photo":
+        return make_case(CaseStatus.REGISTERED, photos=[png("face.png")])
     return make_case(start)
 
 
-def _input(data: dict[str, Any], make_case: Any, unit: Any) -> dict[str, Any]:
+def _input(data: dict[str, Any], make_case: Any, unit: Any, case: Case) -> dict[str, Any]:
     data = dict(data)
+    if data.get("attachment") == "<photo>":
+        data["attachment"] = case.attachments.get().pk
     if data.get("master") == "<open case>":
         data["master"] = make_case(CaseStatus.REGISTERED).number
     if data.get("handling_unit") == "<unit>":
@@ -401,7 +433,7 @@ def test_each_verb_succeeds_for_its_role(
     user = request.getfixturevalue(actor)
 
     response = as_user(user).post(
-        case_url(case, verb), {"version": case.version, **_input(data, make_case, unit)}, format="json"
+        case_url(case, verb), {"version": case.version, **_input(data, make_case, unit, case)}, format="json"
     )
 
     assert response.status_code == 200, response.content
@@ -420,7 +452,7 @@ def test_each_verb_is_409_in_a_status_that_forbids_it(
     case = _given(make_case, start, unit_member)
     user = request.getfixturevalue(actor)
 
-    response = as_user(user).post(case_url(case, verb), _input(data, make_case, unit), format="json")
+    response = as_user(user).post(case_url(case, verb), _input(data, make_case, unit, case), format="json")
 
     assert_error(response, 409, code)
     assert Case.objects.get(pk=case.pk).version == case.version

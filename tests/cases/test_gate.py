@@ -7,7 +7,7 @@ from django.contrib.auth.models import AnonymousUser
 
 from cases import events, services
 from cases.choices import CaseStatus
-from cases.models import Case, CaseEvent
+from cases.models import Case, CaseEvent, Category
 from cases.scopes import CASE_PERMISSIONS
 from chengguan.errors import ActionNotPermitted
 from chengguan.permissions import can, restrict
@@ -237,3 +237,13 @@ def test_restrict_is_one_query(world, django_assert_num_queries):
     restrict(Case.objects.all(), user, "view")  # computes and caches the user's scope
     with django_assert_num_queries(1):
         list(restrict(Case.objects.all(), user, "view"))
+
+
+def test_reference_data_does_not_compute_the_scope(world, django_assert_num_queries):
+    # given a liaison whose permissions are cached but whose scope is not
+    user = world.people.liaison_a
+    user.has_perm("cases.view_category")
+    # when they list categories through the gate
+    with django_assert_num_queries(1):
+        list(restrict(Category.objects.all(), user, "view"))
+    # then only the categories were read: no guardian look-ups for a scope-free rule

@@ -49,8 +49,19 @@ class OwnRedis:
     def start(self) -> None:
         assert not port_open(FAULT_REDIS_PORT), f"port {FAULT_REDIS_PORT} is taken"
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(FAULT_REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+            [
+                "redis-server",
+                "--port",
+                str(FAULT_REDIS_PORT),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -114,9 +125,21 @@ class Worker:
     def start(self) -> None:
         self.starts += 1
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "chengguan", "worker", "--pool=prefork", "--concurrency=1",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             f"--hostname=fault{self.starts}@%h"],
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "chengguan",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                f"--hostname=fault{self.starts}@%h",
+            ],
             cwd=ROOT,
             env=self.env,
             stdout=self.log.open("w"),

@@ -16,8 +16,8 @@ from cases.models import Case
 from chengguan.messaging import deliver_pending_messages
 from chengguan.models import OutboundMessage
 from chengguan.roles import Role
-from tests.faults.conftest import wait_until
 from tests.factories import leaf_category, staff
+from tests.faults.conftest import wait_until
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -48,7 +48,11 @@ def race(contenders: list[Callable[[], Any]]) -> list[Any]:
 def resolved_case(community, unit) -> Case:  # type: ignore[no-untyped-def]
     root = UserFactory(is_superuser=True)
     case = services.case_report(
-        source=CaseSource.WEB, category=leaf_category(), description="夜间施工噪声扰民", lat=30.005, lng=120.005
+        source=CaseSource.WEB,
+        category=leaf_category(),
+        description="夜间施工噪声扰民",
+        lat=30.005,
+        lng=120.005,
     )
     case = services.case_register(case=case, actor=root)
     case = services.case_dispatch(case=case, actor=root, handling_unit=unit)
