@@ -290,6 +290,116 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def masked_reporter_phone(self, obj: Case) -> str:
         return mask_phone(obj.reporter_phone)
 
+    # --- requests to be forgotten (cases.retention) ---------------------------------
+
+    actions = ["forget_reporters"]
+
+    def has_forget_permission(self, request: HttpRequest) -> bool:
+        from cases.retention import can_forget
+
+        return can_forget(request.user)
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        return [
+            path(
+                "forget-by-phone/",
+                self.admin_site.admin_view(self.forget_by_phone_view),
+                name="cases_case_forget_by_phone",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        extra_context = {**(extra_context or {}), "can_forget": self.has_forget_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    @admin.action(description=_("Forget the reporters of the selected cases"), permissions=["forget"])
+    def forget_reporters(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
+        """By each selected case's reporter phone: all their cases and co-reports (after a confirmation page)."""
+        from django.template.response import TemplateResponse
+
+        from cases.forms.retention import ForgetConfirmForm
+        from cases.retention import forget_preview
+
+        phones = sorted(set(queryset.exclude(reporter_phone="").values_list("reporter_phone", flat=True)))
+        if not phones:
+            self.message_user(
+                request, _("None of the selected cases has a reporter phone number."), messages.WARNING
+            )
+            return None
+        form = ForgetConfirmForm(request.POST if "confirm" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._forget(request, phones, include_open=form.cleaned_data["include_open"], source="action")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/cases/case/forget_reporter.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Forget reporters"),
+                "form": form,
+                "previews": [forget_preview(actor=request.user, phone=phone) for phone in phones],
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "action": "forget_reporters",
+            },
+        )
+
+    def forget_by_phone_view(self, request: HttpRequest) -> Any:
+        """The "forget by phone number" form: the number, a preview of what goes, then a confirmation."""
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import redirect
+        from django.template.response import TemplateResponse
+
+        from cases.forms.retention import ForgetByPhoneForm
+        from cases.retention import forget_preview
+
+        if not self.has_forget_permission(request):
+            raise PermissionDenied
+        form = ForgetByPhoneForm(request.POST or None)
+        previews = []
+        if request.method == "POST" and form.is_valid():
+            phone = form.cleaned_data["phone"]
+            if form.cleaned_data["confirm"]:
+                self._forget(request, [phone], include_open=form.cleaned_data["include_open"], source="form")
+                return redirect("admin:cases_case_changelist")
+            previews = [forget_preview(actor=request.user, phone=phone)]
+        return TemplateResponse(
+            request,
+            "admin/cases/case/forget_reporter.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Forget by phone number"),
+                "form": form,
+                "previews": previews,
+                "by_phone": True,
+            },
+        )
+
+    def _forget(self, request: HttpRequest, phones: list[str], *, include_open: bool, source: str) -> None:
+        from cases.retention import reporter_forget
+
+        for phone in phones:
+            outcome = reporter_forget(actor=request.user, phone=phone, include_open=include_open, source=source)
+            self.message_user(
+                request,
+                _(
+                    "%(phone)s: personal data removed from %(cases)d case(s), %(co_reports)d co-report(s) "
+                    "and %(messages)d message(s); %(open)d open case(s) keep it until they are closed."
+                )
+                % {
+                    "phone": mask_phone(phone),
+                    "cases": outcome.anonymised_cases,
+                    "co_reports": outcome.co_reports,
+                    "messages": outcome.messages,
+                    "open": outcome.kept_open,
+                },
+                messages.SUCCESS,
+            )
+
 
 # --- monthly assessment (cases.dashboard) ------------------------------------
 

@@ -336,6 +336,13 @@ class Case(models.Model):
     # The deadline the handler was last reminded of (cases.jobs.remind_deadlines):
     # one reminder per deadline, again after an extension moves it.
     reminded_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+    # Personal data retention (cases.retention): when the reporters' names and
+    # phone numbers were removed, and when a reporter asked to be forgotten
+    # while the case was still open (done once it is closed).
+    anonymised_at = models.DateTimeField(_("personal data removed at"), null=True, blank=True, editable=False)
+    forget_requested_at = models.DateTimeField(
+        _("reporter asked to be forgotten at"), null=True, blank=True, editable=False
+    )
 
     objects = RestrictedQuerySet.as_manager()
 
@@ -356,6 +363,7 @@ class Case(models.Model):
                 "verify_community_case",
                 _("Verify resolved cases of one's community where its liaison verifies"),
             ),
+            ("forget_reporter", _("Remove a reporter's personal data on request")),
         ]
         indexes = [
             models.Index(fields=["status", "deadline"]),
@@ -376,6 +384,8 @@ class Case(models.Model):
                 condition=models.Q(false_report_at__isnull=False),
                 name="case_false_report_at",
             ),
+            # The retention job's keyset walk over the cases still holding personal data.
+            models.Index(fields=["id"], condition=models.Q(anonymised_at__isnull=True), name="case_not_anonymised"),
         ]
 
     def __str__(self) -> str:

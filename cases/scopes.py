@@ -23,6 +23,8 @@ CASE_PERMISSIONS: dict[str, str | tuple[str, ...]] = {
     "moderate": "cases.register_case",
     "supervise": "cases.supervise_case",
     "reopen": "cases.reopen_case",
+    # Remove a reporter's personal data on their request (cases.retention).
+    "forget": "cases.forget_reporter",
 }
 
 

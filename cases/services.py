@@ -731,9 +731,10 @@ def case_decide_extension(
 def case_park(*, case: Case, actor: Any, reason: str, expected_version: int | None = None) -> Case:
     """Park a case that cannot be handled for now (挂账); its clock stops.
 
-    The desk routes parking through a request (case_request_parking) that a
-    supervisor decides (case_decide_parking); this direct move is the
-    supervisor's own decision, e.g. through the API.
+    The desk and the API route parking through a request
+    (case_request_parking) that a supervisor decides (case_decide_parking,
+    DESIGN §1); neither offers this direct move, which stays for demo data
+    and tests that need a parked case.
     Preconditions: supervisor role in scope; status `registered`,
     `dispatched` or `in_progress`; a reason.
     Side effects: `park` event; no deadline while parked; a pending parking

@@ -98,6 +98,14 @@ def prune_api_call_logs() -> int:
 
 
 @shared_task(acks_late=True)
+def anonymise_closed_cases() -> int:
+    """Beat job: remove reporters' personal data past settings.PERSONAL_DATA_RETENTION_MONTHS."""
+    from cases.retention import cases_anonymise_due
+
+    return cases_anonymise_due()
+
+
+@shared_task(acks_late=True)
 def deliver_hotline_push(push_id: int) -> str | None:
     """Send one push to the 12345 platform (cases.hotline); failures wait for the retry job."""
     from cases.hotline import hotline_push_deliver

@@ -107,6 +107,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(body, status=exc.status_code, headers=headers)
 
     view = context.get("view")
+    if database_unavailable(exc):
+        logger.warning("database unavailable in %s: %s", type(view).__name__ if view else "an API view", exc)
+        return Response(
+            service_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "30"},
+        )
     logger.exception("Unexpected error in %s", type(view).__name__ if view else "an API view")
     return Response(server_error_body(), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
@@ -139,13 +146,19 @@ def server_error(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpRespons
     return html_server_error(request)
 
 
-def database_unavailable() -> bool:
-    """Whether the exception being handled is the database not answering (down, restarting)."""
+def database_unavailable(exc: BaseException | None = None) -> bool:
+    """Whether `exc` (by default the exception being handled) is the database not answering."""
     import sys
 
     from django.db import InterfaceError, OperationalError
 
-    return isinstance(sys.exc_info()[1], OperationalError | InterfaceError)
+    return isinstance(exc if exc is not None else sys.exc_info()[1], OperationalError | InterfaceError)
+
+
+def service_unavailable_body() -> dict[str, Any]:
+    return error_body(
+        "service_unavailable", _("The service is briefly unavailable. Please try again in a minute.")
+    )
 
 
 def service_unavailable(request: HttpRequest) -> HttpResponse:
@@ -154,12 +167,12 @@ def service_unavailable(request: HttpRequest) -> HttpResponse:
     The next request reconnects by itself (CONN_HEALTH_CHECKS), so nothing
     has to be restarted once the database is back.
     """
-    message = _("The service is briefly unavailable. Please try again in a minute.")
+    body = service_unavailable_body()
     if is_api_request(request):
-        response: HttpResponse = JsonResponse(error_body("service_unavailable", message), status=503)
+        response: HttpResponse = JsonResponse(body, status=503)
     else:
         from django.template import loader
 
-        response = HttpResponse(loader.render_to_string("503.html", {"message": message}), status=503)
+        response = HttpResponse(loader.render_to_string("503.html", {"message": body["message"]}), status=503)
     response["Retry-After"] = "30"
     return response

@@ -121,6 +121,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inspections.change_checklistitem",
         "cases.view_case",
         "cases.view_reporter_contact",
+        # Requests to be forgotten (PIPL), honoured in the admin (cases.retention).
+        "cases.forget_reporter",
         "communities.oversee_city",
         "communities.add_district",
         "communities.change_district",

@@ -215,6 +215,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=40, hour=3),
     },
     "prune-api-call-logs": {"task": "cases.tasks.prune_api_call_logs", "schedule": crontab(minute=50, hour=3)},
+    # Reporters' personal data of cases past PERSONAL_DATA_RETENTION_MONTHS (cases.retention).
+    "anonymise-closed-cases": {
+        "task": "cases.tasks.anonymise_closed_cases",
+        "schedule": crontab(minute=20, hour=2),
+    },
 }
 
 # --- Auth and permissions -----------------------------------------------------
@@ -449,6 +454,8 @@ SPECTACULAR_SETTINGS = {
         "HandlingUnitKindEnum": "communities.choices.UnitKind",
         "ShopKindEnum": "inspections.choices.UnitKind",
         "CaseAttachmentKindEnum": "cases.choices.AttachmentKind",
+        # Extension and parking requests share one set of statuses (same values, one enum).
+        "RequestStatusEnum": "cases.choices.ParkingRequestStatus",
     },
 }
 # Open311 GeoReport v2. The jurisdiction this server answers for (empty: any
@@ -473,6 +480,9 @@ HOTLINE_PUSH_BACKOFF_MAX = env.int("HOTLINE_PUSH_BACKOFF_MAX", default=6 * 3600)
 HOTLINE_PUSH_MAX_ATTEMPTS = env.int("HOTLINE_PUSH_MAX_ATTEMPTS", default=10)
 # Calls made with API keys (cases.ApiCallLog) are kept this many days.
 API_CALL_LOG_RETENTION_DAYS = env.int("API_CALL_LOG_RETENTION_DAYS", default=90)
+# Reporters' names and phone numbers are removed this many months after their
+# case is closed or rejected (PIPL; cases.retention, beat job anonymise-closed-cases).
+PERSONAL_DATA_RETENTION_MONTHS = env.int("PERSONAL_DATA_RETENTION_MONTHS", default=24)
 
 # One JSON object per line (python-json-logger) carrying the request id of the
 # web request or of the request that queued the Celery task; LOG_FORMAT=plain

@@ -134,3 +134,49 @@ def disclosure_results(district: District, *, now: datetime) -> list[DisclosureR
         )
         for row in rows
     ]
+
+
+def facilities_listed(user: Any, *, now: datetime) -> QuerySet[Facility]:
+    """The facilities the user may see, each with its open-case count and repeat-fault flag.
+
+    One query whatever the number of rows: both figures are correlated
+    subqueries over the cases strangers may see (facility_public_cases'
+    rules), so the staff list, the API and the public page count alike.
+    """
+    from django.db.models import BooleanField, Count, ExpressionWrapper, IntegerField, OuterRef, Q, Subquery
+    from django.db.models.functions import Coalesce
+
+    from cases.choices import OPEN_STATUSES
+    from cases.models import Case
+
+    def counted(extra: Q) -> Coalesce:
+        cases = (
+            Case.objects.filter(
+                extra,
+                facility=OuterRef("pk"),
+                subject_officer__isnull=True,
+                merged_into__isnull=True,
+                false_report=False,
+            )
+            .order_by()
+            .values("facility")
+            .annotate(n=Count("pk"))
+            .values("n")[:1]
+        )
+        return Coalesce(Subquery(cases), 0, output_field=IntegerField())
+
+    return (
+        Facility.objects.restrict(user, "view")
+        .select_related("community__street", "grid_cell")
+        .defer("community__boundary", "community__street__boundary", "grid_cell__boundary")
+        .annotate(
+            open_case_count=counted(Q(status__in=OPEN_STATUSES)),
+            recent_case_count=counted(Q(reported_at__gte=now - timedelta(days=REPEAT_FAULT_DAYS))),
+        )
+        .annotate(
+            is_repeat_fault=ExpressionWrapper(
+                Q(recent_case_count__gte=REPEAT_FAULT_THRESHOLD), output_field=BooleanField()
+            )
+        )
+        .order_by("community__code", "code")
+    )

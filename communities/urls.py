@@ -8,6 +8,7 @@ app_name = "communities"
 
 urlpatterns = [
     path("", views.community_list, name="list"),
+    path("facilities/", views.facility_list, name="facility_list"),
     path("facilities/<str:code>/", views.facility_detail, name="facility_detail"),
     path("facilities/<str:code>/qr/", views.facility_qr_sheet, name="facility_qr_sheet"),
     path("facilities/<str:code>/qr.<str:fmt>", views.facility_qr_image, name="facility_qr_image"),

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -14,13 +14,16 @@ from django.views.decorators.http import require_GET
 from cases.choices import OPEN_STATUSES, CaseStatus
 from cases.selectors import community_public_stats
 from chengguan import clock
+from chengguan.permissions import can
 from communities import qr
-from communities.models import Community, District, Facility
+from communities.filtersets import FacilityFilterSet
+from communities.models import Community, District, EnforcementDisclosure, Facility
 from communities.public import communities_by_street, public_community, public_facility, responsible_liaisons
 from communities.selectors import (
     REPEAT_FAULT_DAYS,
     REPEAT_FAULT_THRESHOLD,
     disclosure_results,
+    facilities_listed,
     facilities_of,
     facility_public_cases,
     facility_recent_count,
@@ -29,6 +32,7 @@ from liaisons.choices import AssignmentRole
 from liaisons.selectors import current_cover, current_liaison
 
 PAST_CASES_PER_PAGE = 20
+FACILITIES_PER_PAGE = 25
 
 
 def _percent(rate: float | None) -> int | None:
@@ -70,6 +74,13 @@ def community_detail(request: HttpRequest, code: str) -> HttpResponse:
             "on_time_percent": _percent(stats["on_time_rate"]),
             "satisfaction_percent": _percent(stats["satisfaction_rate"]),
             "report_url": f"{reverse('public:report')}?{urlencode({'community': community.code})}",
+            # Linked only when published: the disclosure page is a 404 otherwise.
+            "has_disclosure": EnforcementDisclosure.objects.filter(
+                district_id=community.street.district_id, is_published=True
+            ).exists(),
+            # Staff working here also get the way to its facilities and QR sheet.
+            "staff_view": request.user.is_authenticated and can(request.user, "view", community),
+            "facility_list_url": reverse("communities:facility_list") + f"?community={community.pk}",
         },
     )
 
@@ -187,6 +198,35 @@ def facility_qr_image(request: HttpRequest, code: str, fmt: str) -> HttpResponse
     facility = _staff_facility(request, code)
     return _image_response(
         qr.absolute(request, qr.facility_report_path(facility)), fmt, f"qr-{facility.code}"
+    )
+
+
+# --- the staff facility list -------------------------------------------------------------------
+
+
+@login_required
+@permission_required("communities.view_facility", raise_exception=True)
+@require_GET
+def facility_list(request: HttpRequest) -> HttpResponse:
+    """Facilities in the user's scope with their open cases and repeat faults, filtered and paginated."""
+    filterset = FacilityFilterSet(
+        request.GET, queryset=facilities_listed(request.user, now=clock.now()), request=request
+    )
+    paginator = Paginator(filterset.qs, FACILITIES_PER_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    community = filterset.form.cleaned_data.get("community") if filterset.is_valid() else None
+    return render(
+        request,
+        "communities/facility_list.html",
+        {
+            "filterset": filterset,
+            "page_obj": page,
+            "page_range": paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "is_filtered": any(value for key, value in request.GET.items() if key != "page"),
+            "community": community,
+            "repeat_days": REPEAT_FAULT_DAYS,
+            "repeat_threshold": REPEAT_FAULT_THRESHOLD,
+        },
     )
 
 

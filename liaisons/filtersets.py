@@ -19,7 +19,7 @@ from chengguan.filters import IdFilter, MomentRangeFilter, OrderingFilter
 from communities.models import Community
 from liaisons.choices import AssignmentRole
 from liaisons.home import communities_overseen
-from liaisons.models import LiaisonAssignment, Meeting, PatrolLog
+from liaisons.models import CoverPeriod, LiaisonAssignment, Meeting, PatrolLog
 
 User = get_user_model()
 
@@ -154,3 +154,41 @@ class MeetingApiFilterSet(django_filters.FilterSet):
         fields = ["q", "community", "held_at", "ordering"]
 
     filter_q = MeetingFilterSet.filter_q
+
+
+class CoverPeriodApiFilterSet(django_filters.FilterSet):
+    """Cover periods (AB角): by community, covering liaison, state at this moment and dates."""
+
+    community = IdFilter(label=_("Community id"), field_name="community_id")
+    backup = IdFilter(label=_("Covering liaison's id"), field_name="backup_id")
+    state = django_filters.ChoiceFilter(
+        label=_("State now"),
+        method="filter_state",
+        choices=[
+            ("planned", _("Planned")),
+            ("running", _("Running")),
+            ("over", _("Over")),
+            ("cancelled", _("Cancelled")),
+        ],
+    )
+    starts_at = MomentRangeFilter(label=_("Starts between"))
+    ordering = OrderingFilter(label=_("Sort by"), fields=(("starts_at", "starts_at"), ("ends_at", "ends_at")))
+
+    class Meta:
+        model = CoverPeriod
+        fields = ["community", "backup", "state", "starts_at", "ordering"]
+
+    def filter_state(self, queryset: QuerySet[CoverPeriod], name: str, value: str) -> QuerySet[CoverPeriod]:
+        from chengguan import clock
+
+        now = clock.now()
+        if value == "cancelled":
+            return queryset.filter(cancelled_at__isnull=False)
+        live = queryset.filter(cancelled_at__isnull=True)
+        if value == "planned":
+            return live.filter(starts_at__gt=now)
+        if value == "running":
+            return live.filter(starts_at__lte=now, ends_at__gt=now)
+        if value == "over":
+            return live.filter(ends_at__lte=now)
+        return queryset

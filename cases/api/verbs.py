@@ -19,8 +19,8 @@ says how with `call`.
 
 Parking (挂账) has no direct verb: as on the desk, it is asked for
 (`request-park`) and a supervisor approves or refuses (`decide-parking`);
-DESIGN §1 gives supervisors the approval, and `services.case_park` stays
-the approval's move and the tool of data migrations and seeding.
+DESIGN §1 gives supervisors the approval. (`services.case_park`, the direct
+move, stays for demo data and tests.)
 """
 
 from __future__ import annotations

@@ -10,5 +10,6 @@ router.register("streets", views.StreetViewSet, basename="street")
 router.register("communities", views.CommunityViewSet, basename="community")
 router.register("grid-cells", views.GridCellViewSet, basename="gridcell")
 router.register("handling-units", views.HandlingUnitViewSet, basename="handlingunit")
+router.register("facilities", views.FacilityViewSet, basename="facility")
 
 urlpatterns = router.urls

@@ -5,10 +5,12 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
+from chengguan import clock
 from chengguan.api import RestrictedReadOnlyViewSet
 from communities import filtersets
 from communities.api import serializers
-from communities.models import Community, District, GridCell, HandlingUnit, Street
+from communities.models import Community, District, Facility, GridCell, HandlingUnit, Street
+from communities.selectors import facilities_listed
 
 
 class AreaViewSet(RestrictedReadOnlyViewSet):
@@ -85,3 +87,22 @@ class HandlingUnitViewSet(RestrictedReadOnlyViewSet):
     queryset = HandlingUnit.objects.all()
     serializer_class = serializers.HandlingUnitSerializer
     filterset_class = filtersets.HandlingUnitFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List facilities with QR service codes (城市服务码)"),
+    retrieve=extend_schema(summary="A facility"),
+)
+class FacilityViewSet(RestrictedReadOnlyViewSet):
+    """Facilities (street lights, toilets, bins…) in the caller's scope, with their open cases
+    and repeat-fault flag, counted in the same query."""
+
+    queryset = Facility.objects.all()
+    serializer_class = serializers.FacilitySerializer
+    filterset_class = filtersets.FacilityApiFilterSet
+    lookup_field = "code"
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        # facilities_listed starts at the gate itself (restrict(…, "view")).
+        return facilities_listed(self.request.user, now=clock.now())

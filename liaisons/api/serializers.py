@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -23,7 +24,7 @@ from chengguan.api import (
 )
 from communities.models import Community, GridCell
 from liaisons.forms import CLIENT_UUID_RE, MAX_FINDINGS
-from liaisons.models import LiaisonAssignment, Meeting, PatrolFinding, PatrolLog, PatrolPhoto
+from liaisons.models import CoverPeriod, LiaisonAssignment, Meeting, PatrolFinding, PatrolLog, PatrolPhoto
 from liaisons.services import FindingInput
 
 
@@ -102,6 +103,45 @@ class MeetingSerializer(serializers.ModelSerializer):
             "recorded_by",
             "created_at",
         ]
+
+
+class CoverPeriodSerializer(serializers.ModelSerializer):
+    """A cover period (AB角): who covers which community when, and whether the access is held."""
+
+    community = BriefSerializer(read_only=True)
+    backup = BriefUserSerializer(read_only=True)
+    created_by = BriefUserSerializer(read_only=True, allow_null=True)
+    state = serializers.SerializerMethodField(
+        help_text=_("planned, running, over or cancelled, at the moment of the response.")
+    )
+
+    class Meta:
+        model = CoverPeriod
+        fields = [
+            "id",
+            "community",
+            "backup",
+            "starts_at",
+            "ends_at",
+            "reason",
+            "state",
+            "created_by",
+            "created_at",
+            "cancelled_at",
+            "granted_at",
+            "withdrawn_at",
+        ]
+
+    @extend_schema_field(
+        {"type": "string", "enum": ["planned", "running", "over", "cancelled"]}  # type: ignore[arg-type]
+    )
+    def get_state(self, cover: CoverPeriod) -> str:
+        now = clock.now()
+        if cover.cancelled_at is not None:
+            return "cancelled"
+        if now < cover.starts_at:
+            return "planned"
+        return "running" if now < cover.ends_at else "over"
 
 
 # --- input -----------------------------------------------------------------------
@@ -199,3 +239,18 @@ class PatrolPhotosSerializer(serializers.Serializer):
     finding = serializers.IntegerField(
         required=False, allow_null=True, help_text=_("Id of the patrol's finding the photos show.")
     )
+
+
+class CoverCreateSerializer(serializers.Serializer):
+    """A backup liaison (B角) to cover a community for a period, as the cover page names one."""
+
+    community = RestrictedRelatedField(
+        queryset=Community.objects.filter(is_active=True), help_text=_("Id of the community covered.")
+    )
+    backup = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        help_text=_("Id of the covering liaison officer; not the community's own liaison."),
+    )
+    starts_at = serializers.DateTimeField()
+    ends_at = serializers.DateTimeField()
+    reason = serializers.CharField(max_length=200, help_text=_("E.g. leave, training, urgent work."))

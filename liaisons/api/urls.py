@@ -8,5 +8,6 @@ router = SimpleRouter()
 router.register("liaisons", views.LiaisonViewSet, basename="liaison")
 router.register("patrols", views.PatrolViewSet, basename="patrol")
 router.register("meetings", views.MeetingViewSet, basename="meeting")
+router.register("cover-periods", views.CoverPeriodViewSet, basename="coverperiod")
 
 urlpatterns = router.urls

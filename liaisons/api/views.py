@@ -1,5 +1,6 @@
 """Viewsets for liaison work, through the gate: postings and meetings read-only;
-patrols are also logged, and get findings and photos, through liaisons.services."""
+patrols are also logged, and get findings and photos, and cover periods (AB角)
+are created and cancelled, through liaisons.services."""
 
 from typing import Any
 
@@ -8,18 +9,24 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases.models import Case
-from chengguan.api import WRITE_ERRORS, RestrictedReadOnlyViewSet
+from chengguan.api import WRITE_ERRORS, ErrorSerializer, RestrictedReadOnlyViewSet
+from chengguan.permissions import has_role_permission
 from communities.models import GridCell
 from liaisons.api import serializers
-from liaisons.filtersets import LiaisonAssignmentApiFilterSet, MeetingApiFilterSet, PatrolApiFilterSet
-from liaisons.models import LiaisonAssignment, Meeting, PatrolFinding, PatrolLog
-from liaisons.services import patrol_add_finding, patrol_add_photos, patrol_log
+from liaisons.filtersets import (
+    CoverPeriodApiFilterSet,
+    LiaisonAssignmentApiFilterSet,
+    MeetingApiFilterSet,
+    PatrolApiFilterSet,
+)
+from liaisons.models import CoverPeriod, LiaisonAssignment, Meeting, PatrolFinding, PatrolLog
+from liaisons.services import cover_cancel, cover_create, patrol_add_finding, patrol_add_photos, patrol_log
 
 
 @extend_schema_view(
@@ -142,3 +149,64 @@ class MeetingViewSet(RestrictedReadOnlyViewSet):
     )
     serializer_class = serializers.MeetingSerializer
     filterset_class = MeetingApiFilterSet
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List cover periods of backup liaisons (AB角)"),
+    retrieve=extend_schema(summary="A cover period"),
+    create=extend_schema(
+        summary="Name a backup liaison to cover a community for a period (supervisors)",
+        description=cover_create.__doc__,
+        request=serializers.CoverCreateSerializer,
+        responses={201: serializers.CoverPeriodSerializer, **WRITE_ERRORS},
+    ),
+)
+class CoverPeriodViewSet(mixins.CreateModelMixin, RestrictedReadOnlyViewSet):
+    """Cover periods in the communities in the caller's scope, newest first.
+
+    Creating and cancelling one calls the services the cover page calls;
+    only roles that may change cover periods (supervisors, administrators)
+    may, and only in their districts.
+    """
+
+    queryset = (
+        CoverPeriod.objects.select_related("community", "backup", "created_by")
+        .defer("community__boundary")
+        .order_by("-starts_at", "-pk")
+    )
+    serializer_class = serializers.CoverPeriodSerializer
+    filterset_class = CoverPeriodApiFilterSet
+
+    def _require_role(self, request: Request) -> None:
+        # The role first, so a liaison is told 403 whatever they send.
+        if not has_role_permission(request.user, CoverPeriod, "change"):
+            raise PermissionDenied()
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self._require_role(request)
+        given = serializers.CoverCreateSerializer(data=request.data, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        data = given.validated_data
+        cover = cover_create(
+            community=data["community"],
+            backup=data["backup"],
+            starts_at=data["starts_at"],
+            ends_at=data["ends_at"],
+            reason=data["reason"],
+            actor=request.user,
+        )
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=cover.pk)).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="Cancel a cover period; the backup loses the access at once",
+        description=cover_cancel.__doc__,
+        request=None,
+        responses={200: serializers.CoverPeriodSerializer, **dict.fromkeys((401, 403, 404), ErrorSerializer)},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        self._require_role(request)
+        cover = cover_cancel(cover=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(self.get_queryset().get(pk=cover.pk)).data)

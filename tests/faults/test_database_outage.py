@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from cases import services
 from cases.choices import CaseSource
@@ -191,7 +192,11 @@ def test_the_503_page_needs_no_database(rf):
     # given the database is away (no connection may be made)
     # when the 503 page is rendered for a page and for the API
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(connection, "ensure_connection", lambda: pytest.fail("the 503 page used the database"))
+        patch.setattr(
+            BaseDatabaseWrapper,
+            "ensure_connection",
+            lambda self: pytest.fail("the 503 page used the database"),
+        )
         page = service_unavailable(rf.get("/track/"))
         api = service_unavailable(rf.get("/api/v1/cases/"))
 

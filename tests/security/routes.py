@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from cases.models import CaseAttachment, CaseEvent, ExportJob, SavedFilter
+from cases.models import CaseAttachment, CaseEvent, ExportJob, ParkingRequest, SavedFilter
 from chengguan.models import Notification
 from communities.models import GridCell
 from liaisons.models import LiaisonAssignment
@@ -77,7 +79,10 @@ def _saved_filter(world: World, side: Side, user: Any, scoped: bool) -> dict[str
 
 
 def _export_job(world: World, side: Side, user: Any, scoped: bool) -> dict[str, Any]:
-    job = ExportJob.objects.create(owner=_owner(world, user, scoped), list_key="cases", format="csv")
+    job = ExportJob.objects.create(
+        owner=_owner(world, user, scoped), list_key="cases", format="csv", status=ExportJob.Status.DONE
+    )
+    job.file.save("cases.csv", ContentFile(b"number\n"), save=True)
     return {"pk": job.pk}
 
 
@@ -100,6 +105,13 @@ def _photo(world: World, side: Side, user: Any, scoped: bool) -> dict[str, Any]:
     attachment = CaseAttachment.objects.filter(case=side.case).first()
     assert attachment is not None
     return {"number": side.case.number, "pk": attachment.pk}
+
+
+def _parking_request(world: World, side: Side, user: Any, scoped: bool) -> dict[str, Any]:
+    request = ParkingRequest.objects.create(
+        case=side.open_case, requested_by=world.root, reason="涉及拆迁", created_at=timezone.now()
+    )
+    return {"pk": request.pk}
 
 
 ArgsBuilder = Callable[[World, Side, Any, bool], dict[str, Any]]
@@ -154,6 +166,7 @@ ARGS: dict[str, ArgsBuilder] = {
         lambda s: CaseAttachment.objects.filter(case=s.case).values_list("pk", flat=True)[0]
     ),
     "api:returnvisit-detail": _pk(lambda s: s.visit.pk),
+    "api:parkingrequest-detail": _parking_request,
     "api:liaison-detail": _pk(
         lambda s: LiaisonAssignment.objects.filter(community=s.community, ends_at__isnull=True).values_list(
             "pk", flat=True
@@ -167,6 +180,11 @@ ARGS: dict[str, ArgsBuilder] = {
     "api:inspection-detail": _pk(lambda s: s.notice.inspection_id),
     "api:rectificationnotice-detail": _pk(lambda s: s.notice.pk),
     "api:rectificationnotice-reinspect": _pk(lambda s: s.notice.pk),
+    "communities:facility_list": lambda w, s, u, sc: {},
+    "api:facility-detail": lambda w, s, u, sc: {"code": s.facility.code},
+    "api:parkingrequest-detail": _pk(lambda s: s.parking.pk),
+    "api:coverperiod-detail": _pk(lambda s: s.cover.pk),
+    "api:coverperiod-cancel": _pk(lambda s: s.cover.pk),
     "open311:service": lambda w, s, u, sc: {"service_code": leaf_category().code},
     "open311:request": lambda w, s, u, sc: {"service_request_id": s.case.number},
     "open311:token": lambda w, s, u, sc: {"token": s.case.tracking_code},
@@ -178,18 +196,27 @@ for _verb in (
     "dispatch-case",
     "escalate",
     "mark-false",
+    "decide-parking",
+    "hide-photo",
     "merge",
-    "park",
+    "moderate-text",
     "photos",
+    "recategorise",
     "register",
     "reject",
     "reopen",
     "request-extension",
+    "request-park",
     "return-case",
     "sign-for",
     "submit-result",
     "unpark",
     "verify",
+    "decide-parking",
+    "hide-photo",
+    "moderate-text",
+    "recategorise",
+    "request-park",
 ):
     ARGS[f"api:case-{_verb}"] = _case("open_case")
 

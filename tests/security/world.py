@@ -20,7 +20,7 @@ from PIL import Image
 
 from cases import services as case_services
 from cases.choices import CaseSource, PushKind
-from cases.models import Case, HotlinePush, Open311Client, ReturnVisit
+from cases.models import Case, HotlinePush, Open311Client, ParkingRequest, ReturnVisit
 from chengguan.models import User
 from chengguan.roles import Role
 from communities.models import Community, District, EnforcementDisclosure, Facility, HandlingUnit
@@ -73,6 +73,7 @@ class Side:
     disclosure: EnforcementDisclosure
     cover: CoverPeriod
     push: HotlinePush
+    parking: ParkingRequest
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,6 +127,7 @@ def _side(root: User, index: int, hotline: Open311Client, *, text: str = "") -> 
     open_case = report()
     open_case = case_services.case_register(case=open_case, actor=root)
     open_case = case_services.case_dispatch(case=open_case, actor=root, handling_unit=unit)
+    parking = case_services.case_request_parking(case=open_case, actor=root, reason=text or "涉及拆迁，暂缓处置")
     reported_case = report()
 
     now = timezone.now()
@@ -223,6 +225,7 @@ def _side(root: User, index: int, hotline: Open311Client, *, text: str = "") -> 
         disclosure=disclosure,
         cover=cover,
         push=push,
+        parking=parking,
     )
 
 

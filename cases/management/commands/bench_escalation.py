@@ -1,4 +1,4 @@
-"""`manage.py bench_escalation --cases 100000 [--batch-size 1000]`: automatic escalation (督办) at scale.
+"""`manage.py bench_escalation --cases 100000 [--batch-size 2000] [--reuse]`: escalation (督办) at scale.
 
 Sets up the benchmark district of `bench_dashboard` (its `fill`, with no
 cases of its own: streets, communities, grid cells, liaisons, handling units
@@ -7,7 +7,13 @@ deadline has passed (numbers starting "BE", in batches with bulk_create),
 and runs `cases.jobs.escalate_overdue` twice: the first run escalates them
 all, the second finds nothing to do. For each run it prints the time and the
 peak of Python memory (tracemalloc, which slows the run a little) and checks
-the outcome: one escalation, one event and the notifications per case.
+the outcome: one escalation, one event and the notifications per case, and
+how many of the case rows' updates were HOT (no index entries written).
+
+`--reuse` keeps the cases of the previous run instead of writing them again
+(minutes at 100,000): it resets their escalation, deletes what the run wrote
+and rewrites the table (VACUUM FULL), which leaves its pages as a bulk load
+does, filled up to the table's fillfactor.
 
 Only on PostgreSQL, and only on a database whose name contains "bench" (or
 with --force): the benchmark rows are deleted and written again.
@@ -46,6 +52,11 @@ class Command(bench_dashboard.Command):
         parser.add_argument("--cases", type=int, default=100_000)
         parser.add_argument("--batch-size", type=int, default=jobs.BATCH_SIZE)
         parser.add_argument(
+            "--reuse",
+            action="store_true",
+            help="Reset and reuse the previous run's cases (same --cases) instead of writing them again.",
+        )
+        parser.add_argument(
             "--force", action="store_true", help="Run on a database whose name does not contain 'bench'."
         )
 
@@ -60,9 +71,12 @@ class Command(bench_dashboard.Command):
                 f"Database {name!r} is not a benchmark database (no 'bench' in its name); see --force."
             )
         count = options["cases"]
-        self.clear()
-        self.fill(0)  # bench_dashboard's district, people and units, without its cases
-        self.fill_overdue(count)
+        if options["reuse"]:
+            self.reset(count)
+        else:
+            self.clear()
+            self.fill(0)  # bench_dashboard's district, people and units, without its cases
+            self.fill_overdue(count)
         first = self.run_once("first run", options["batch_size"])
         second = self.run_once("second run", options["batch_size"])
         self.verify(count, first, second)
@@ -83,6 +97,30 @@ class Command(bench_dashboard.Command):
             cursor.execute("DELETE FROM chengguan_notification WHERE key LIKE 'case-event:%%'")
             cursor.execute("DELETE FROM chengguan_auditentry WHERE action = 'cases.escalated_overdue'")
         self.step("cleared earlier escalation benchmark cases", started)
+
+    def reset(self, count: int) -> None:
+        """Undo the previous run on its cases, then rewrite the table as a fresh load would leave it."""
+        started = time.perf_counter()
+        like = f"{PREFIX}%"
+        if Case.objects.filter(number__startswith=PREFIX).count() != count:
+            raise CommandError(f"--reuse needs the {count:,} cases of a previous run with the same --cases.")
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM cases_caseevent WHERE action = %s AND case_id IN "
+                "(SELECT id FROM cases_case WHERE number LIKE %s)",
+                [CaseAction.ESCALATE.value, like],
+            )
+            cursor.execute(
+                "UPDATE cases_case SET escalation_level = 0, escalated_at = NULL, escalated_deadline = NULL, "
+                "version = 1 WHERE number LIKE %s",
+                [like],
+            )
+            cursor.execute("DELETE FROM chengguan_notification WHERE key LIKE 'case-event:%%'")
+            cursor.execute("DELETE FROM chengguan_auditentry WHERE action = 'cases.escalated_overdue'")
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM FULL cases_case")
+            cursor.execute("VACUUM ANALYZE cases_case, cases_caseevent, chengguan_notification")
+        self.step(f"reset the escalation of {count:,} cases and rewrote the table", started)
 
     def fill_overdue(self, count: int) -> None:
         """`count` open cases, all past their deadline and never escalated, written in batches."""
@@ -155,6 +193,7 @@ class Command(bench_dashboard.Command):
     # --- timing -------------------------------------------------------------------
 
     def run_once(self, label: str, batch_size: int) -> int:
+        updates_before = self.case_updates()
         tracemalloc.start()
         started = time.perf_counter()
         escalated = jobs.escalate_overdue(batch_size=batch_size)
@@ -162,11 +201,27 @@ class Command(bench_dashboard.Command):
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         max_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        updates, hot = (
+            after - before for after, before in zip(self.case_updates(), updates_before, strict=True)
+        )
         self.stdout.write(
             f"{label:<11} escalated {escalated:>8,} case(s) in {took:7.1f} s   "
-            f"peak Python memory {peak / 2**20:7.1f} MiB   process max RSS {max_rss:7.1f} MiB"
+            f"peak Python memory {peak / 2**20:7.1f} MiB   process max RSS {max_rss:7.1f} MiB   "
+            f"case rows updated {updates:,}, HOT {hot:,}"
         )
         return escalated
+
+    def case_updates(self) -> tuple[int, int]:
+        """Rows of cases_case updated so far, and how many of those updates were HOT."""
+        with connection.cursor() as cursor:
+            # This session's counts reach the statistics view at its next idle moment.
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+            cursor.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                "WHERE relid = 'cases_case'::regclass"
+            )
+            updated, hot = cursor.fetchone()
+        return updated, hot
 
     def verify(self, count: int, first: int, second: int) -> None:
         cases = Case.objects.filter(number__startswith=PREFIX)
