@@ -212,7 +212,8 @@ def restore_dispatchable() -> tuple[int, int]:
         )
         moved, total = cursor.fetchone()  # type: ignore[misc]
         cursor.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'cases_case' AND column_name <> 'id'"
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'cases_case' AND column_name <> 'id'"
         )
         columns = [row[0] for row in cursor.fetchall()]
         assignments = ", ".join(f'"{c}" = s."{c}"' for c in columns)
@@ -263,7 +264,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def run_flow(
     args: argparse.Namespace, flow: str, fixtures_path: Path, workdir: Path, *, warm_up: bool = False
 ) -> dict[str, float]:
-    """One headless locust run of `flow`; a warm-up run (imports, connections, caches) is short and not kept."""
+    """One headless locust run of `flow`; a warm-up run (imports, connections, caches) is not kept."""
     prefix = workdir / (f"warm-up-{flow}" if warm_up else flow)
     command = [
         str(VENV_BIN / "locust"),
@@ -344,7 +345,8 @@ def report(results: dict[str, dict[str, float]], dispatch_moved: tuple[int, int]
     ceiling = results.get("Ceiling", {}).get("rps") or 0.0
     print()
     print(
-        f"{'flow':<22}{'req':>8}{'fail':>6}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}{'of ceiling':>12}  target"
+        f"{'flow':<22}{'req':>8}{'fail':>6}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}"
+        f"{'of ceiling':>12}  target"
     )
     failed = False
     for flow, name, target in FLOWS:

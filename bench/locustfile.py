@@ -16,12 +16,13 @@ import json
 import os
 import random
 import uuid
+from pathlib import Path
 from typing import Any
 
 from locust import HttpUser, constant, task
 
 FIXTURES: dict[str, Any] = (
-    json.loads(open(os.environ["BENCH_FIXTURES"], encoding="utf-8").read())
+    json.loads(Path(os.environ["BENCH_FIXTURES"]).read_text(encoding="utf-8"))
     if os.environ.get("BENCH_FIXTURES")
     else {}
 )

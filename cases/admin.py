@@ -317,7 +317,8 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Forget the reporters of the selected cases"), permissions=["forget"])
     def forget_reporters(self, request: HttpRequest, queryset: QuerySet[Case]) -> Any:
-        """By each selected case's reporter phone: all their cases and co-reports (after a confirmation page)."""
+        """By each selected case's reporter phone: all their cases and co-reports, after a confirmation."""
+        from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
         from django.template.response import TemplateResponse
 
         from cases.forms.retention import ForgetConfirmForm
@@ -342,7 +343,7 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 "title": _("Forget reporters"),
                 "form": form,
                 "previews": [forget_preview(actor=request.user, phone=phone) for phone in phones],
-                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "selected": request.POST.getlist(ACTION_CHECKBOX_NAME),
                 "action": "forget_reporters",
             },
         )
@@ -383,7 +384,9 @@ class CaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         from cases.retention import reporter_forget
 
         for phone in phones:
-            outcome = reporter_forget(actor=request.user, phone=phone, include_open=include_open, source=source)
+            outcome = reporter_forget(
+                actor=request.user, phone=phone, include_open=include_open, source=source
+            )
             self.message_user(
                 request,
                 _(

@@ -365,7 +365,6 @@ class Dashboard:
             ("community__street", "grid_cell"),
             for_assessment=self.filters.for_assessment,
             now=self.now,
-            visits_by=(),  # the charts by street and cell do not show visits
         )
 
     @cached_property

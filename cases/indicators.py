@@ -37,10 +37,12 @@ it to list the cases behind a figure, so a dashboard tile and the case list
 it links to count the same cases.
 
 Cost: one pass over the period's cases (through the date indexes; in
-parallel on PostgreSQL) counts every figure but the return visits, which a
-second query joins to the period's closed cases alone (an index-only probe
-each into returnvisit_done_per_round). Grouped rows (`indicator_rows`) add up, so one
-grouped query serves a total and its breakdowns (`combine`).
+parallel on PostgreSQL) counts every figure, the return visits included:
+the case carries its latest done visit (`Case.last_visit_round`,
+`last_visit_satisfaction`, kept by the return-visit services), and the visit
+of the last closure is the one whose round is the case's reopen count.
+Grouped rows (`indicator_rows`) add up, so one grouped query serves a total
+and its breakdowns (`combine`).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cases.choices import OPEN_STATUSES, CaseStatus, Satisfaction, VisitStatus
+from cases.choices import OPEN_STATUSES, CaseStatus, Satisfaction
 from cases.models import Case
 from chengguan import clock
 
@@ -138,13 +140,14 @@ INDICATOR_LABELS: dict[str, Any] = {
 }
 
 
-def _visit_of_last_closure(**more: Any) -> Q:
-    """Joined to the done return visit of the case's last closure round (or the reporter's own rating).
+def _visit_of_last_closure() -> Q:
+    """The case has a done return visit for its last closure round (or the reporter's own rating).
 
-    There is at most one visit per case and round, so the join never
-    repeats a case; use it inside one filter() call (one join).
+    Visits are made per closure round (the reopen count at closure) and the
+    case carries its latest done one (cases.services.case_sync_last_visit):
+    that visit is of the last closure when its round is the reopen count.
     """
-    return Q(return_visits__status=VisitStatus.DONE, return_visits__round=F("reopen_count"), **more)
+    return Q(last_visit_round=F("reopen_count"))
 
 
 def indicator_q(key: str, period: Period, now: datetime) -> Q:
@@ -172,10 +175,8 @@ def indicator_q(key: str, period: Period, now: datetime) -> Q:
         "reworked": lambda: closed & Q(rework_count__gt=0),
         "extended": lambda: registered & Q(extension_count__gt=0),
         "overdue": lambda: Q(status__in=OPEN_STATUSES, deadline__lt=now),
-        # A join (one index-only probe per closed case): only as a filter of its
-        # own, never inside the one-pass aggregate (see `_visit_counts`).
         "visited": lambda: closed & _visit_of_last_closure(),
-        "satisfied": lambda: closed & _visit_of_last_closure(return_visits__satisfaction__in=SATISFIED),
+        "satisfied": lambda: closed & _visit_of_last_closure() & Q(last_visit_satisfaction__in=SATISFIED),
         "false_reports": lambda: (
             Q(false_report=True)
             & (period.q("closed_at") | period.q("rejected_at") | period.q("false_report_at"))
@@ -203,8 +204,6 @@ def cases_matching(
     return cases.filter(indicator_q(key, period, now))
 
 
-# Counted apart from the others (`_visit_counts`).
-VISIT_COUNTS = ("visited", "satisfied")
 SATISFIED = [Satisfaction.SATISFIED, Satisfaction.BASICALLY]
 
 
@@ -216,32 +215,10 @@ def _aggregates(period: Period, now: datetime, *, for_assessment: bool) -> dict[
     counted = Q(false_report=False) if for_assessment else Q()
     timed = counted & indicator_q("closed", period, now) & Q(handling_hours__isnull=False)
     return {
-        **{
-            key: Count("pk", filter=counted & indicator_q(key, period, now))
-            for key in COUNTS
-            if key not in VISIT_COUNTS
-        },
+        **{key: Count("pk", filter=counted & indicator_q(key, period, now)) for key in COUNTS},
         "handling_hours_sum": Sum("handling_hours", filter=timed),
         "handling_hours_n": Count("pk", filter=timed),
         "false_reports": Count("pk", filter=indicator_q("false_reports", period, now)),
-    }
-
-
-def _visit_counts(
-    cases: QuerySet[Case], period: Period, now: datetime, *, for_assessment: bool
-) -> tuple[QuerySet[Case], dict[str, Count]]:
-    """`visited` and `satisfied`: the period's closed cases joined to their visit.
-
-    Apart from the main aggregate, which the join would repeat rows of
-    (cases visited in several rounds). The join joins only the visit of the
-    last round; the satisfied ones are counted on that same join.
-    """
-    visited = cases.filter(indicator_q("visited", period, now))
-    if for_assessment:
-        visited = visited.filter(false_report=False)
-    return visited.order_by(), {
-        "visited": Count("pk"),
-        "satisfied": Count("pk", filter=Q(return_visits__satisfaction__in=SATISFIED)),
     }
 
 
@@ -272,13 +249,10 @@ def _finish(row: dict[str, Any]) -> dict[str, Any]:
 def indicators(
     cases: QuerySet[Case], period: Period, *, for_assessment: bool = False, now: datetime | None = None
 ) -> dict[str, Any]:
-    """All figures for one scope, in two queries (the visits apart)."""
+    """All figures for one scope, in one query."""
     now = now or clock.now()
     scoped = cases.filter(_relevant(period, now)).order_by()
-    row = scoped.aggregate(**_aggregates(period, now, for_assessment=for_assessment))
-    visits, counts = _visit_counts(cases, period, now, for_assessment=for_assessment)
-    row.update(visits.aggregate(**counts))
-    return _finish(row)
+    return _finish(scoped.aggregate(**_aggregates(period, now, for_assessment=for_assessment)))
 
 
 def indicator_rows(
@@ -288,37 +262,15 @@ def indicator_rows(
     *,
     for_assessment: bool = False,
     now: datetime | None = None,
-    visits_by: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    """The figures per combination of the `group_by` values, in two queries, not yet finished.
+    """The figures per combination of the `group_by` values, in one query, not yet finished.
 
     Their counts add up: `combine` turns any set of rows into the figures of
     their union (e.g. the whole scope from rows per street and grid cell).
-    `visits_by` counts the return visits by fewer fields (a prefix of
-    `group_by`, `()` for the total), in the first row of each of its groups,
-    when the finer groups do not need them.
     """
     now = now or clock.now()
-    visits_by = group_by if visits_by is None else visits_by
     scoped = cases.filter(_relevant(period, now)).order_by()
-    rows = {
-        tuple(row[name] for name in group_by): {**row, "visited": 0, "satisfied": 0}
-        for row in scoped.values(*group_by).annotate(
-            **_aggregates(period, now, for_assessment=for_assessment)
-        )
-    }
-    first_of: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for key, row in rows.items():
-        first_of.setdefault(key[: len(visits_by)], row)
-    visits, counts = _visit_counts(cases, period, now, for_assessment=for_assessment)
-    found = visits.values(*visits_by).annotate(**counts) if visits_by else [visits.aggregate(**counts)]
-    for row in found:
-        # Visited cases are closed cases: their group has a row already.
-        if row["visited"]:
-            first_of[tuple(row[name] for name in visits_by)].update(
-                visited=row["visited"], satisfied=row["satisfied"]
-            )
-    return list(rows.values())
+    return list(scoped.values(*group_by).annotate(**_aggregates(period, now, for_assessment=for_assessment)))
 
 
 def combine(rows: Any) -> dict[str, Any]:

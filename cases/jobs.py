@@ -169,12 +169,13 @@ def _escalate_batch(ids: list[int], *, now: datetime, recipients: _Recipients) -
         rows = _escalate_rows(ids, now=now, note=note)
     if not rows:
         return 0
-    title = CaseAction.ESCALATE.label
+    # Translated once per batch, not per case.
+    title, action = _("%(number)s: %(action)s"), str(CaseAction.ESCALATE.label)
     drafts = [
         Draft(
             recipient_id=pk,
             key=f"case-event:{row.event_id}",
-            title=_("%(number)s: %(action)s") % {"number": row.number, "action": title},
+            title=title % {"number": row.number, "action": action},
             body=note,
             url=_case_url(row.number),
             kind=NotificationKind.CASE_ESCALATED,
@@ -218,7 +219,7 @@ def _escalate_rows_in_sql(ids: list[int], *, now: datetime, note: str) -> list[_
         "escalated", note=note, automatic=True, created_at=clock.now()
     )
     sql = (
-        f"WITH locked AS ({locked_sql}), "
+        f"WITH locked (id) AS ({locked_sql}), "
         f"escalated AS (UPDATE {table} AS c SET escalation_level = c.escalation_level + 1, "
         "escalated_at = %s, escalated_deadline = c.deadline, version = c.version + 1, updated_at = %s "
         "FROM locked WHERE c.id = locked.id "

@@ -333,6 +333,23 @@ class Case(models.Model):
     # The deadline that the last automatic escalation was for: escalating is
     # idempotent per deadline.
     escalated_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+    # The latest done return visit (the highest closure round), kept by the
+    # return-visit services (cases.services.case_sync_last_visit): the
+    # indicators count visited and satisfied cases in their one pass over the
+    # cases instead of joining the visits (cases.indicators).
+    last_visit_round = models.PositiveSmallIntegerField(
+        _("closure round of the last return visit"), null=True, blank=True, editable=False
+    )
+    last_visit_satisfaction = models.CharField(
+        _("satisfaction at the last return visit"),
+        max_length=16,
+        choices=Satisfaction.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+    )
+    last_visit_at = models.DateTimeField(_("last return visit at"), null=True, blank=True, editable=False)
     # The deadline the handler was last reminded of (cases.jobs.remind_deadlines):
     # one reminder per deadline, again after an extension moves it.
     reminded_deadline = models.DateTimeField(null=True, blank=True, editable=False)
@@ -385,7 +402,9 @@ class Case(models.Model):
                 name="case_false_report_at",
             ),
             # The retention job's keyset walk over the cases still holding personal data.
-            models.Index(fields=["id"], condition=models.Q(anonymised_at__isnull=True), name="case_not_anonymised"),
+            models.Index(
+                fields=["id"], condition=models.Q(anonymised_at__isnull=True), name="case_not_anonymised"
+            ),
         ]
 
     def __str__(self) -> str:

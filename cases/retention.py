@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
+from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
@@ -192,7 +192,7 @@ def _message_keys(case_phones: dict[int, set[str]], with_email: set[int]) -> lis
     events = CaseEvent.objects.filter(case_id__in=case_phones, action__in=MESSAGED_ACTIONS).values_list(
         "pk", "case_id"
     )
-    keys = []
+    keys: list[str] = []
     for event_id, case_id in events:
         keys.extend(f"event:{event_id}:sms:{phone}" for phone in case_phones[case_id])
         if case_id in with_email:
@@ -240,7 +240,9 @@ def _anonymise_cases(case_ids: list[int]) -> int:
     _redact_rows(CaseFeedback.objects.filter(case_id__in=ids), ["comment"])
     _redact_rows(ExtensionRequest.objects.filter(case_id__in=ids), ["reason"])
     _redact_rows(ParkingRequest.objects.filter(case_id__in=ids), ["reason"])
-    _redact_rows(HotlinePush.objects.filter(case_id__in=ids), ["payload", "last_error"], json_fields=("payload",))
+    _redact_rows(
+        HotlinePush.objects.filter(case_id__in=ids), ["payload", "last_error"], json_fields=("payload",)
+    )
     _redact_rows(
         Case.objects.filter(pk__in=ids), ["title", "description", "address", "result", "false_report_reason"]
     )
@@ -353,7 +355,9 @@ def forget_preview(*, actor: Any, phone: str) -> ForgetPreview:
 
 
 @transaction.atomic
-def reporter_forget(*, actor: Any, phone: str, include_open: bool = False, source: str = "form") -> ForgetOutcome:
+def reporter_forget(
+    *, actor: Any, phone: str, include_open: bool = False, source: str = "form"
+) -> ForgetOutcome:
     """Honour a resident's request to be forgotten, by their phone number, whatever the cases' age.
 
     Preconditions: the actor holds `cases.forget_reporter` with a city-wide

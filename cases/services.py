@@ -1295,6 +1295,7 @@ def case_rate(
             "visited_at": now,
         },
     )
+    case_sync_last_visit(case=case)
     return feedback
 
 
@@ -1326,6 +1327,32 @@ def case_mark_false(*, case: Case, actor: Any, reason: str) -> Case:
 
 
 # --- return visits (回访) ---------------------------------------------------------
+
+
+def case_sync_last_visit(*, case: Case) -> None:
+    """Copy the case's latest done return visit (highest round) onto the case.
+
+    Preconditions: called in the transaction that recorded the visit, the
+    case row locked by the caller. The indicators read `last_visit_*`
+    instead of joining the visits (cases.indicators, DESIGN §6): a case
+    counts as visited when the round copied is its current closure round.
+    Side effects: one UPDATE of the three derived fields, without bumping
+    the case's version (no one edits them); `case` is updated in place.
+    """
+    last = (
+        ReturnVisit.objects.filter(case_id=case.pk, status=VisitStatus.DONE)
+        .order_by("-round")
+        .values("round", "satisfaction", "visited_at")
+        .first()
+    )
+    fields = {
+        "last_visit_round": last["round"] if last else None,
+        "last_visit_satisfaction": last["satisfaction"] if last else "",
+        "last_visit_at": last["visited_at"] if last else None,
+    }
+    Case.objects.filter(pk=case.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(case, name, value)
 
 
 def return_visit_schedule(*, case: Case) -> ReturnVisit | None:
@@ -1409,6 +1436,7 @@ def return_visit_record(
         update_fields=["status", "channel", "satisfaction", "comment", "visited_at", "visited_by", "reopened"]
     )
     events.return_visited(case, visit=visit, actor=actor)
+    case_sync_last_visit(case=case)
     if reopen:
         case_reopen(
             case=case, actor=actor, reason=comment or _("The reporter was not satisfied on the return visit.")

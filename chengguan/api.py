@@ -152,9 +152,7 @@ class ObtainTokenView(ObtainAuthToken):
             code = serializer.validated_data.get("otp", "")
             if not code.strip():
                 message = _("This account signs in with two factors: send the authenticator's code as `otp`.")
-                return Response(
-                    error_body("auth.otp_required", message, {"otp": [str(message)]}), status=401
-                )
+                return Response(error_body("auth.otp_required", message, {"otp": [str(message)]}), status=401)
             device = otp_matching_device(user=user, token=code)
             if device is None:
                 from axes.handlers.proxy import AxesProxyHandler

@@ -124,7 +124,7 @@ def _insert_returning_new(unique: dict[tuple[int, str], Draft]) -> set[tuple[int
         "SELECT d.*, %s, NULL FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], "
         "%s::text[]) AS d ON CONFLICT (recipient_id, key) DO NOTHING RETURNING recipient_id, key"
     )
-    params = [
+    params: list[Any] = [
         clock.now(),
         [pk for (pk, _key), _draft in drafts],
         [key for (_pk, key), _draft in drafts],

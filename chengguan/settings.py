@@ -214,7 +214,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.purge_expired_exports",
         "schedule": crontab(minute=40, hour=3),
     },
-    "prune-api-call-logs": {"task": "cases.tasks.prune_api_call_logs", "schedule": crontab(minute=50, hour=3)},
+    "prune-api-call-logs": {
+        "task": "cases.tasks.prune_api_call_logs",
+        "schedule": crontab(minute=50, hour=3),
+    },
     # Reporters' personal data of cases past PERSONAL_DATA_RETENTION_MONTHS (cases.retention).
     "anonymise-closed-cases": {
         "task": "cases.tasks.anonymise_closed_cases",
@@ -527,7 +530,9 @@ if IS_PRODUCTION:
     if "ALLOWED_HOSTS" not in env.ENVIRON:
         raise ImproperlyConfigured("Set ALLOWED_HOSTS (comma-separated host names) in production.")
     if not ABUSE_LIMITS_ENABLED or BENCH_CEILING_ENABLED:
-        raise ImproperlyConfigured("ABUSE_LIMITS_ENABLED=false and BENCH_CEILING_ENABLED are for benchmarks only.")
+        raise ImproperlyConfigured(
+            "ABUSE_LIMITS_ENABLED=false and BENCH_CEILING_ENABLED are for benchmarks only."
+        )
     _proxy_header = env("SECURE_PROXY_SSL_HEADER", default="HTTP_X_FORWARDED_PROTO")
     SECURE_PROXY_SSL_HEADER = (_proxy_header, "https") if _proxy_header else None
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

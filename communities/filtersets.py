@@ -113,7 +113,7 @@ class YesNoSelect(forms.Select):
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, choices=[("", _("Any")), ("true", _("Yes")), ("false", _("No"))])
 
-    def format_value(self, value: Any) -> list[str]:
+    def format_value(self, value: Any) -> Any:  # a list, as ChoiceWidget.format_value
         value = {True: "true", False: "false"}.get(value, value)
         return [str(value)] if value not in (None, "") else [""]
 

@@ -23,7 +23,7 @@ class ForgetConfirmForm(forms.Form):
 
 
 class ForgetByPhoneForm(ForgetConfirmForm):
-    """"Forget by phone number": a resident's request to be forgotten (PIPL)."""
+    """ "Forget by phone number": a resident's request to be forgotten (PIPL)."""
 
     phone = forms.CharField(
         label=_("Phone number"),

@@ -97,13 +97,15 @@ def test_a_recovery_code_gives_the_token_once(supervisor, recovery_codes, otp_en
 
 
 def test_a_wrong_password_still_fails_before_the_code_is_looked_at(supervisor, recovery_codes, otp_enforced):
-    body = assert_error(post({"username": "ducha", "password": "wrong", "otp": recovery_codes[0]}), 400, "invalid")
+    body = assert_error(
+        post({"username": "ducha", "password": "wrong", "otp": recovery_codes[0]}), 400, "invalid"
+    )
     assert "non_field_errors" in body["fields"]
     # The recovery code was not spent
     assert StaticToken.objects.filter(device__user=supervisor).count() == 10
 
 
-def test_wrong_codes_lock_the_account_out_like_wrong_passwords(supervisor, recovery_codes, otp_enforced, settings):
+def test_wrong_codes_lock_the_account_out(supervisor, recovery_codes, otp_enforced, settings):
     device = TOTPDevice.objects.get(user=supervisor)
     # Given AXES_FAILURE_LIMIT wrong codes from one address, each in its own
     # window past the device's own throttle delay

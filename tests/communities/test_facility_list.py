@@ -67,7 +67,10 @@ def test_a_signed_in_user_without_a_role_is_refused(client, lamp):
 
 def test_unscoped_staff_see_no_facility(client, lamp):
     # given staff of another district, and staff with a role but no scope
-    for user in (factories.staff(Role.SUPERVISOR, scope=factories.DistrictFactory()), factories.staff(Role.OPERATOR)):
+    for user in (
+        factories.staff(Role.SUPERVISOR, scope=factories.DistrictFactory()),
+        factories.staff(Role.OPERATOR),
+    ):
         client.force_login(user)
         # when they open the list
         response = client.get(URL)
@@ -213,7 +216,12 @@ def test_community_page_links_the_disclosure_only_once_published(client, communi
     assert 'id="disclosure-link"' not in page
     assert reverse("dashboard:public") in page
     EnforcementDisclosure.objects.create(
-        district=district, matters="占道经营", legal_basis="条例", process="立案", appeal="复议", complaint_phone="12319"
+        district=district,
+        matters="占道经营",
+        legal_basis="条例",
+        process="立案",
+        appeal="复议",
+        complaint_phone="12319",
     )
     page = client.get(detail).content.decode()
     assert 'id="disclosure-link"' in page and reverse("communities:disclosure", args=[district.code]) in page

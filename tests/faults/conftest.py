@@ -90,11 +90,11 @@ def broker(own_redis, settings) -> Iterator[OwnRedis]:  # type: ignore[no-untype
     from chengguan.celery import app
 
     app.close()  # forget connections made for another broker
-    app.conf.broker_url = own_redis.url
+    app.conf.update(broker_url=own_redis.url)
     app.conf.task_always_eager = False
     yield own_redis
     app.close()
-    app.conf.broker_url = settings.CELERY_BROKER_URL
+    app.conf.update(broker_url=settings.CELERY_BROKER_URL)
     app.conf.task_always_eager = True
 
 

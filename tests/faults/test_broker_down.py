@@ -50,7 +50,7 @@ def test_complaints_are_saved_and_their_messages_delivered_once_the_broker_is_ba
     for index, phone in enumerate(PHONES):
         response = Client().post("/report/", complaint(phone, f"5f0c2f0e-9a51-4c1e-9d7a-3f1e2b6c7d8{index}"))
         assert response.status_code == 302, response.content.decode()[:500]
-        assert response.url.startswith("/report/done/")
+        assert response["Location"].startswith("/report/done/")
     cases = list(Case.objects.filter(reporter_phone__in=PHONES))
     assert len(cases) == len(PHONES)
     for case in cases:

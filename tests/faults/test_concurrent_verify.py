@@ -6,6 +6,7 @@ the page as a message in Chinese, and the case is decided once.
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -73,7 +74,7 @@ def test_api_one_verification_wins_the_other_gets_409(district, resolved_case):
     body = {"passed": True, "note": "复核通过", "version": resolved_case.version}
 
     # when both verify at once
-    responses = race([lambda c=c: c.post(url, body, content_type="application/json") for c in clients])
+    responses = race([partial(c.post, url, body, content_type="application/json") for c in clients])
 
     # then one closes it and the other is told why it could not
     assert sorted(r.status_code for r in responses) == [200, 409], [r.content for r in responses]
@@ -93,7 +94,7 @@ def test_page_one_verification_wins_the_other_sees_a_chinese_message(district, r
 
     # when both press "Pass and close" at once and follow the redirect to the case
     responses = race(
-        [lambda c=c: c.post(url, form, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans") for c in clients]
+        [partial(c.post, url, form, follow=True, HTTP_ACCEPT_LANGUAGE="zh-hans") for c in clients]
     )
 
     # then both land on the case; one reads that it is closed, the other why their action did not go through

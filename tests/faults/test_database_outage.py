@@ -55,7 +55,8 @@ def admin_connection() -> psycopg.Connection:
 def take_database_away(admin: psycopg.Connection, name: str) -> None:
     admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
     admin.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
         [name],
     )
 
@@ -204,4 +205,4 @@ def test_the_503_page_needs_no_database(rf):
     assert page.status_code == api.status_code == 503
     assert page["Retry-After"] == "30"
     assert b"<html" in page.content
-    assert api.json()["code"] == "service_unavailable"
+    assert json.loads(api.content)["code"] == "service_unavailable"

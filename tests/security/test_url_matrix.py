@@ -67,10 +67,12 @@ class Entry:
             return answer
         if user in self.unscoped_override:
             return self.unscoped_override[user]
-        if self.owned:
-            return 404 if answer in (200, OK, "302") else answer
-        if user == AD:  # city-wide
+        if user == AD and not self.owned:  # city-wide
             return answer
+        if self.anonymous == 401:
+            # The API looks the object up in the caller's scope first.
+            return 404
+        # Pages refuse a role before looking anything up (403), else 404.
         return 404 if answer in (200, OK, "302") else answer
 
 
@@ -217,7 +219,6 @@ MATRIX: dict[str, Entry] = {
     "api:case-escalate": api_verb(),
     "api:case-mark-false": api_verb(),
     "api:case-merge": api_verb(),
-    "api:case-park": api_verb(),
     "api:case-photos": api_verb(),
     "api:case-register": api_verb((OP, SU)),
     "api:case-reject": api_verb(),
