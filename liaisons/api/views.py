@@ -207,6 +207,8 @@ class CoverPeriodViewSet(mixins.CreateModelMixin, RestrictedReadOnlyViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
+        # Looked up first: a cover the caller may not see does not exist for them (404).
+        cover = self.get_object()
         self._require_role(request)
-        cover = cover_cancel(cover=self.get_object(), actor=request.user)
+        cover = cover_cancel(cover=cover, actor=request.user)
         return Response(self.get_serializer(self.get_queryset().get(pk=cover.pk)).data)
