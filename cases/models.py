@@ -640,20 +640,13 @@ class ReturnVisit(models.Model):
         return f"{self.case} ({self.get_status_display()})"
 
 
-class ExtensionRequest(models.Model):
-    """A handler's request for more time (延期), decided by a supervisor."""
+class SupervisorDecidedRequest(models.Model):
+    """What every request a supervisor decides on carries: who asked, why, the decision."""
 
-    case = models.ForeignKey(
-        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="extension_requests"
-    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
     )
-    requested_due_at = models.DateTimeField(_("new deadline asked for"))
     reason = models.TextField(_("reason"))
-    status = models.CharField(
-        _("status"), max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
-    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("decided by"),
@@ -667,7 +660,22 @@ class ExtensionRequest(models.Model):
     created_at = models.DateTimeField(_("requested at"))
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
+
+
+class ExtensionRequest(SupervisorDecidedRequest):
+    """A handler's request for more time (延期), decided by a supervisor."""
+
+    case = models.ForeignKey(
+        Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="extension_requests"
+    )
+    requested_due_at = models.DateTimeField(_("new deadline asked for"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=ExtensionStatus.choices, default=ExtensionStatus.PENDING
+    )
+
+    class Meta(SupervisorDecidedRequest.Meta):
         verbose_name = _("extension request")
         verbose_name_plural = _("extension requests")
         constraints = [
@@ -682,7 +690,7 @@ class ExtensionRequest(models.Model):
         return f"{self.case} → {self.requested_due_at:%Y-%m-%d}"
 
 
-class ParkingRequest(models.Model):
+class ParkingRequest(SupervisorDecidedRequest):
     """A request to park a case (挂账), decided by a supervisor.
 
     Asked for by the dispatcher (registered cases) or the handler (cases
@@ -692,28 +700,12 @@ class ParkingRequest(models.Model):
     case = models.ForeignKey(
         Case, verbose_name=_("case"), on_delete=models.CASCADE, related_name="parking_requests"
     )
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
-    )
-    reason = models.TextField(_("reason"))
     resume_on = models.DateField(_("expected to resume on"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=ParkingRequestStatus.choices, default=ParkingRequestStatus.PENDING
     )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("decided by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    decision_note = models.TextField(_("decision note"), blank=True)
-    created_at = models.DateTimeField(_("requested at"))
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
+    class Meta(SupervisorDecidedRequest.Meta):
         verbose_name = _("parking request")
         verbose_name_plural = _("parking requests")
         constraints = [

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET
 from cases.choices import OPEN_STATUSES, CaseStatus
 from cases.selectors import community_public_stats
 from chengguan import clock
-from chengguan.permissions import can
+from chengguan.permissions import can, scope_for
 from communities import qr
 from communities.filtersets import FacilityFilterSet
 from communities.models import Community, District, EnforcementDisclosure, Facility
@@ -208,7 +209,14 @@ def facility_qr_image(request: HttpRequest, code: str, fmt: str) -> HttpResponse
 @permission_required("communities.view_facility", raise_exception=True)
 @require_GET
 def facility_list(request: HttpRequest) -> HttpResponse:
-    """Facilities in the user's scope with their open cases and repeat faults, filtered and paginated."""
+    """Facilities in the user's scope with their open cases and repeat faults, filtered and paginated.
+
+    Only for people with an area (a district, communities or the city):
+    handling units work on what is dispatched to them and have none.
+    """
+    scope = scope_for(request.user)
+    if not (scope.city_wide or scope.district_ids or scope.community_ids):
+        raise PermissionDenied
     filterset = FacilityFilterSet(
         request.GET, queryset=facilities_listed(request.user, now=clock.now()), request=request
     )

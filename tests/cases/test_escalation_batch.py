@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils.translation import gettext
 
-from cases import jobs, services
+from cases import events, jobs, services
 from cases.choices import CaseAction, CaseStatus
 from cases.models import Case, CaseEvent
 from chengguan.clock import frozen_at
@@ -18,6 +19,7 @@ from tests.factories import CaseFactory, aware, staff
 
 MONDAY = aware(2026, 3, 2, 10)
 LATER = aware(2026, 3, 3, 11)  # after every deadline set below
+NOTE = "Deadline passed without action."
 
 
 def overdue_cases(community, unit, count, **fields):  # type: ignore[no-untyped-def]
@@ -164,3 +166,63 @@ def test_a_case_locked_by_someone_else_is_skipped_and_taken_by_the_next_run(dist
     with frozen_at(LATER + timedelta(minutes=5)):
         assert jobs.escalate_overdue() == 1
     assert set(Case.objects.values_list("escalation_level", flat=True)) == {1}
+
+
+@pytest.mark.django_db
+def test_batches_are_interleaved_within_a_window_and_take_each_id_once(community, unit):
+    # given seven cases
+    ids = sorted(case.pk for case in overdue_cases(community, unit, 7))
+    # when they are chunked by three, with and without a stride
+    interleaved = list(jobs._keyset(Case.objects.all(), 3, stride=6))
+    straight = list(jobs._keyset(Case.objects.all(), 3))
+    # then a window is handed out as few interleaved chunks as it needs, each id once
+    assert interleaved == [ids[0::3], ids[1::3], ids[2::3]]
+    assert straight == [ids[0:3], ids[3:6], ids[6:7]]
+
+
+def test_the_bulk_inserts_write_every_column():
+    # given the columns the PostgreSQL statements of the job write
+    from cases.events import ESCALATED_INSERT_COLUMNS
+    from chengguan.notifications import NOTIFICATION_INSERT_COLUMNS
+
+    def columns(model):  # type: ignore[no-untyped-def]
+        return {f.column for f in model._meta.concrete_fields if not f.primary_key}
+
+    # then they are every column of the tables but the id (a new field must be added there too)
+    assert set(ESCALATED_INSERT_COLUMNS) == columns(CaseEvent)
+    assert set(NOTIFICATION_INSERT_COLUMNS) == columns(Notification)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_on_postgresql_escalation_is_a_hot_update_and_writes_the_same_event(district, community, unit):
+    # given the case table keeps room on its pages, and overdue cases, one due at a fractional second
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE oid = 'cases_case'::regclass")
+        assert "fillfactor=80" in (cursor.fetchone()[0] or [])
+    cases = overdue_cases(community, unit, 4)
+    Case.objects.filter(pk=cases[0].pk).update(deadline=aware(2026, 3, 3, 9, 59, 59, 123456))
+
+    def updates() -> tuple[int, int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+                "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+                ["cases_case", "cases_case"],
+            )
+            updated, hot = cursor.fetchone()
+        return updated, hot
+
+    before = updates()
+    # when the job runs
+    with frozen_at(LATER):
+        assert jobs.escalate_overdue() == 4
+    # then every case row was updated in place: escalation changes no indexed column
+    after = updates()
+    assert (after[0] - before[0], after[1] - before[1]) == (4, 4)
+    # and each event is the one the Python constructor builds
+    for case in Case.objects.filter(pk__in=[c.pk for c in cases]):
+        event = case.events.get(action=CaseAction.ESCALATE)
+        expected = events.escalated_unsaved(case, actor=None, note=gettext(NOTE), automatic=True)
+        fields = ("action", "actor_id", "from_status", "to_status", "note", "is_public", "data")
+        assert [getattr(event, f) for f in fields] == [getattr(expected, f) for f in fields]

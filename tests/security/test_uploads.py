@@ -157,8 +157,8 @@ def test_the_resident_form_refuses_them_in_chinese(client, community, kind):
     # When they submit the form
     response = client.post("/report/", form, HTTP_ACCEPT_LANGUAGE="zh-hans")
 
-    # Then the form comes back with the reason, and no case or file was kept
-    assert response.status_code == 200
+    # Then the form comes back (400) with the reason, and no case or file was kept
+    assert response.status_code == 400
     html = response.content.decode()
     message = (
         zh("The photo %(name)s has too many pixels.")
