@@ -136,6 +136,10 @@ def _transition(
         _cancel_pending_parking(case, now)
     event = events.status_changed(case, action, actor=actor, from_status=source, note=note, data=data)
     _notify_on_commit(event)
+    # The actor's desk menu counts again on their next page, not in up to 30 s.
+    from cases.worklists import forget_worklist_counts
+
+    transaction.on_commit(partial(forget_worklist_counts, getattr(actor, "pk", None)))
     if case.open311_client_id is not None:
         # Posted by a 12345 platform: queue the change for it in this transaction.
         from cases.hotline import hotline_push_record

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from cases.views import desk, hotline, notification_channels
+from cases.views import desk, hotline, nav, notification_channels
 
 app_name = "desk"
 
 urlpatterns = [
     path("", desk.desk_home, name="home"),
+    path("nav-counts/", nav.nav_counts, name="nav_counts"),
     path("notifications/", desk.notifications, name="notifications"),
     path("notifications/read/", desk.notifications_read, name="notifications_read"),
     path("notifications/<int:pk>/", desk.notification_open, name="notification_open"),

@@ -4,7 +4,9 @@ A worklist is the gate's queryset for one action (`cases.selectors.cases_for`)
 narrowed to the cases waiting for that action: a dispatcher's queue is what
 they may dispatch and is registered, a handler's is what they may handle and
 is with its handler, and so on. The navigation counts come from the same
-definitions, all worklists in one aggregate query.
+definitions, all worklists in one aggregate query; pages do not run it: the
+desk menu loads them from a small endpoint (cases.views.nav) that keeps each
+user's counts in the cache for a few seconds (`cached_worklist_counts`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -195,6 +198,37 @@ def worklist_counts(user: Any) -> dict[str, int]:
     return Case.objects.filter(reduce(or_, conditions.values())).aggregate(
         **{slug: Count("pk", filter=condition) for slug, condition in conditions.items()}
     )
+
+
+# A user's worklist counts are this many seconds old at most (less after
+# their own actions, which forget them: `forget_worklist_counts`).
+WORKLIST_COUNTS_SECONDS = 30
+
+
+def _counts_key(user_id: Any) -> str:
+    # By user id alone: finding the user's scope would cost queries on every
+    # page; a change of scope shows once the short-lived entry expires.
+    return f"desk:worklist-counts:{user_id}"
+
+
+def peek_worklist_counts(user: Any) -> dict[str, int] | None:
+    """The user's cached worklist counts, or None; never queries the database."""
+    return cache.get(_counts_key(user.pk))
+
+
+def cached_worklist_counts(user: Any) -> dict[str, int]:
+    """`worklist_counts`, from the cache when counted in the last WORKLIST_COUNTS_SECONDS."""
+    counts = peek_worklist_counts(user)
+    if counts is None:
+        counts = worklist_counts(user)
+        cache.set(_counts_key(user.pk), counts, WORKLIST_COUNTS_SECONDS)
+    return counts
+
+
+def forget_worklist_counts(user_id: Any) -> None:
+    """Drop a user's cached counts, e.g. after they moved a case (cases.services)."""
+    if user_id is not None:
+        cache.delete(_counts_key(user_id))
 
 
 # --- deadlines in working time -------------------------------------------------

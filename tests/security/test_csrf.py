@@ -37,6 +37,8 @@ def test_every_post_without_a_token_is_refused(world):
 
     # When it posts to every URL of the site
     for key in sorted(route_keys() - {ADMIN, CAPTCHA} - set(CSRF_EXEMPT)):
+        if key.startswith("open311"):
+            continue  # a machine interface keyed by api_key, never by the session: see below
         url = url_for(key, world, True, world.root)
         response = client.post(url, {"description": "x", "reason": "x"})
         # Then each is refused for the missing token (HTML 403 page, or the API's structured 403)
