@@ -6,6 +6,8 @@ masked form is defined, for templates (chengguan.templatetags.masking),
 exports and the API alike.
 """
 
+from typing import Any
+
 MASK = "*"
 
 
@@ -35,3 +37,24 @@ def mask_name(name: str | None) -> str:
     if len(value) == 1:
         return MASK
     return value[0] + MASK * (len(value) - 1)
+
+
+CONTACT_PERMISSION = "cases.view_reporter_contact"
+
+
+def contact_revealed(*, actor: Any, case: Any, via: str) -> bool:
+    """Record that `actor` was shown the reporter's unmasked name or phone (PIPL).
+
+    Preconditions: `case` is in the actor's scope (the caller looked it up
+    through the gate). Side effects: one `case.contact_viewed` audit entry
+    when the actor may see contact details and the case has any; nothing
+    otherwise. Returns whether the contact was revealed.
+    """
+    from chengguan.audit import audit
+
+    if actor is None or not actor.has_perm(CONTACT_PERMISSION):
+        return False
+    if not (case.reporter_name or case.reporter_phone):
+        return False
+    audit(actor=actor, action="case.contact_viewed", target=case, via=via)
+    return True

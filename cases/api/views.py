@@ -59,7 +59,9 @@ from cases.models import (
 )
 from chengguan import clock
 from chengguan.api import ErrorSerializer, RestrictedQuerysetMixin, RestrictedReadOnlyViewSet
+from chengguan.api_pagination import CappedPageNumberPagination
 from chengguan.errors import ActionNotPermitted
+from chengguan.masking import contact_revealed
 from chengguan.permissions import can, restrict
 from communities.models import Community, HandlingUnit
 
@@ -176,10 +178,18 @@ class CaseViewSet(
     ).defer(*AREA_BOUNDARIES)
     serializer_class = s.CaseSerializer
     filterset_class = CaseApiFilterSet
+    # A million cases: no COUNT(*) of the whole scope per page (issue #9).
+    pagination_class = CappedPageNumberPagination
 
     def get_queryset(self) -> QuerySet[Case]:
         queryset = super().get_queryset()
         return with_history(queryset) if self.action == "retrieve" else queryset
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        case = self.get_object()
+        # Unmasked contact details shown to a caller who may see them are audited (PIPL).
+        contact_revealed(actor=request.user, case=case, via="api")
+        return Response(self.get_serializer(case).data)
 
     def get_serializer_class(self) -> Any:
         return s.CaseSerializer if self.action == "list" else s.CaseDetailSerializer

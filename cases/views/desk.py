@@ -27,6 +27,7 @@ from cases.forms.desk import BulkDispatchForm
 from cases.views.lists import list_tools
 from cases.views.staff import case_detail_queryset, render_case_detail
 from cases.worklists import WORKLISTS, annotate_deadlines
+from chengguan.pagination import CappedPaginator
 from chengguan.errors import DomainError, InvalidInput
 from chengguan.models import Notification
 from chengguan.notifications import notifications_mark_read
@@ -56,7 +57,7 @@ def worklist(request: HttpRequest, slug: str) -> HttpResponse:
     if not queue.is_for(request.user):
         raise PermissionDenied
     filterset = queue.filterset_class(request.GET, queryset=queue.queryset(request.user), request=request)
-    paginator = Paginator(filterset.qs, PER_PAGE)
+    paginator = CappedPaginator(filterset.qs, PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = annotate_deadlines(list(page.object_list))
     context = {

@@ -17,7 +17,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -47,6 +46,7 @@ from cases.forms.intake import (
 )
 from cases.models import Case, Category
 from cases.selectors import NEARBY_DAYS, NEARBY_RADIUS_M, cases_for, open_cases_near, reporter_phone_history
+from chengguan.pagination import CappedPaginator
 from chengguan.errors import ActionNotPermitted, DomainError, InvalidInput, StaleObject
 from chengguan.permissions import can, restrict
 
@@ -130,7 +130,7 @@ def _inbox_context(request: HtmxHttpRequest) -> dict[str, Any]:
     filterset = IntakeFilterSet(request.GET, queryset=waiting, request=request)
     # The intake form on the same page has fields of the same names.
     filterset.form.auto_id = "inbox_%s"
-    paginator = Paginator(filterset.qs.order_by("reported_at", "pk"), INBOX_PER_PAGE)
+    paginator = CappedPaginator(filterset.qs.order_by("reported_at", "pk"), INBOX_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     items = [_inbox_item(user, case) for case in page.object_list]
     query = request.GET.copy()

@@ -8,7 +8,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -22,7 +21,9 @@ from cases.models import Case
 from cases.selectors import case_timeline, cases_for, reporter_phone_history
 from cases.views.lists import list_tools
 from cases.worklists import deadline_info
+from chengguan.pagination import CappedPaginator
 from chengguan import clock
+from chengguan.masking import contact_revealed
 from chengguan.worktime import get_calendar
 
 CASES_PER_PAGE = 25
@@ -31,7 +32,7 @@ CASES_PER_PAGE = 25
 @login_required
 def case_list(request: HttpRequest) -> HttpResponse:
     filterset = CaseFilterSet(request.GET, queryset=cases_for(request.user), request=request)
-    paginator = Paginator(filterset.qs, CASES_PER_PAGE)
+    paginator = CappedPaginator(filterset.qs, CASES_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
@@ -68,6 +69,7 @@ def case_detail_queryset(user: Any) -> QuerySet[Case]:
 def case_detail(request: HttpRequest, number: str) -> HttpResponse:
     # Outside the user's scope the case does not exist for them: 404, not 403.
     case = get_object_or_404(case_detail_queryset(request.user), number=number)
+    contact_revealed(actor=request.user, case=case, via="page")
     return render_case_detail(request, case)
 
 

@@ -55,7 +55,6 @@ PAGE_LISTS = [
     "/communities/facilities/",
     "/cases/exports/",
     "/track/",
-    "/report/nearby/",
 ]
 
 

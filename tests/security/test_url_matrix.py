@@ -213,7 +213,7 @@ MATRIX: dict[str, Entry] = {
     "api:category-detail": staff(anonymous=401, public=True),
     "api:case-list": staff(anonymous=401, public=True),
     "api:case-detail": api(),
-    "api:case-close-on-spot": api_verb((OP,)),  # OP: 400, the body is checked before the role
+    "api:case-close-on-spot": api_verb(()),  # only for patrol finds; the world's case is a web report
     "api:case-decide-extension": api_verb((SU,)),
     "api:case-dispatch-case": api_verb((DI, SU)),
     "api:case-escalate": api_verb((SU,)),
@@ -240,12 +240,7 @@ MATRIX: dict[str, Entry] = {
     "api:facility-detail": api(NOT_UNITS),
     "api:coverperiod-list": staff(anonymous=401, public=True),
     "api:coverperiod-detail": api((SU, AD)),
-    "api:coverperiod-cancel": Entry(
-        "post",
-        401,
-        {**dict.fromkeys(ALL, 403), SU: OK, AD: OK},
-        unscoped_override=dict.fromkeys((OP, DI, LI, CS, HU), 403),  # the role is refused before any lookup
-    ),
+    "api:coverperiod-cancel": api((SU, AD), answer=OK, method="post"),
     "api:caseevent-list": staff(anonymous=401, public=True),
     "api:caseevent-detail": api(),
     "api:caseattachment-list": staff(anonymous=401, public=True),

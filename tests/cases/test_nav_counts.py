@@ -1,0 +1,115 @@
+"""The desk menu's worklist counts: loaded after the page from desk:nav_counts, cached per user.
+
+Staff pages render the menu's links without counting (the counts are an
+aggregate over the open cases); the menu fetches them from a small endpoint
+that keeps them for WORKLIST_COUNTS_SECONDS and forgets them when the user
+moves a case.
+"""
+
+import re
+
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+
+from cases import services
+from cases.choices import CaseStatus
+from cases.worklists import peek_worklist_counts
+from chengguan.roles import Role
+from tests.factories import UserFactory, staff
+
+pytestmark = pytest.mark.django_db
+
+URL = reverse("desk:nav_counts")
+
+
+def counts_in(html: str) -> dict[str, int]:
+    """The count of each worklist in a page or fragment, by worklist slug."""
+    found = re.findall(
+        r'id="desknav-count-([a-z]+)">(?:<span class="count"[^>]*>(\d+)</span>)?</span>', html
+    )
+    return {slug: int(n or 0) for slug, n in found}
+
+
+def test_anonymous_is_sent_to_sign_in(client):
+    response = client.get(URL)
+
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_a_user_without_worklists_gets_no_counts(client):
+    client.force_login(UserFactory())
+
+    response = client.get(URL)
+
+    assert response.status_code == 200
+    assert counts_in(response.content.decode()) == {}
+
+
+def test_unscoped_staff_count_nothing(client, make_case):
+    make_case(CaseStatus.REGISTERED)
+    client.force_login(staff(Role.SUPERVISOR))
+
+    response = client.get(URL)
+
+    counts = counts_in(response.content.decode())
+    assert counts["dispatch"] == 0
+    assert set(counts) == {"dispatch", "verify", "extensions", "parked", "overdue", "escalated"}
+
+
+def test_scoped_staff_count_their_worklists_once_per_interval(
+    client, make_case, supervisor, django_assert_max_num_queries
+):
+    # Given two registered cases and a resolved one in the supervisor's district
+    make_case(CaseStatus.REGISTERED)
+    make_case(CaseStatus.REGISTERED)
+    make_case(CaseStatus.RESOLVED)
+    client.force_login(supervisor)
+
+    # When the menu asks for its counts
+    response = client.get(URL)
+
+    # Then each worklist is counted, the aggregate kept for the next pages
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, no-store"
+    counts = counts_in(response.content.decode())
+    assert (counts["dispatch"], counts["verify"], counts["parked"]) == (2, 1, 0)
+    assert peek_worklist_counts(supervisor) == counts
+    # and asked again within the interval, without counting the cases
+    make_case(CaseStatus.REGISTERED)
+    with django_assert_max_num_queries(6) as queries:
+        again = client.get(URL)
+    assert not [q for q in queries.captured_queries if 'FROM "cases_case"' in q["sql"]]
+    assert counts_in(again.content.decode())["dispatch"] == 2
+
+
+def test_pages_do_not_count_and_show_the_counts_once_loaded(client, make_case, supervisor):
+    make_case(CaseStatus.REGISTERED)
+    client.force_login(supervisor)
+    cache.clear()
+
+    # A staff page renders the menu without counts, asking the script to load them
+    page = client.get(reverse("cases:list")).content.decode()
+    assert f'data-counts-url="{URL}"' in page
+    assert counts_in(page)["dispatch"] == 0
+    assert peek_worklist_counts(supervisor) is None
+
+    # Once loaded, the next pages show them at once
+    client.get(URL)
+    page = client.get(reverse("cases:list")).content.decode()
+    assert "data-counts-url" not in page
+    assert counts_in(page)["dispatch"] == 1
+
+
+def test_moving_a_case_forgets_the_actors_counts(client, make_case, supervisor, unit, django_capture_on_commit_callbacks):
+    case = make_case(CaseStatus.REGISTERED)
+    client.force_login(supervisor)
+    client.get(URL)
+    assert peek_worklist_counts(supervisor) is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_dispatch(case=case, actor=supervisor, handling_unit=unit)
+
+    assert peek_worklist_counts(supervisor) is None
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
