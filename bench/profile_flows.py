@@ -16,6 +16,8 @@ cases are put back).
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import sys
 import time
 import uuid
@@ -38,6 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest queries")
     parser.add_argument("--min-cases", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--cprofile", action="store_true", help="print the last request's Python profile")
     return parser.parse_args()
 
 
@@ -88,11 +91,13 @@ def explain(sql: str) -> str:
 def main() -> None:
     args = parse_args()
     args.redis_url = args.redis_url or ""
+    import os
+
+    # As bench/load.py's server: no rate limits or CAPTCHA on the complaint form.
+    os.environ["ABUSE_LIMITS_ENABLED"] = "false"
     if args.redis_url:
         load.setup_django(args)
     else:
-        import os
-
         os.environ.update(DATABASE_URL=args.database_url, DEBUG="false")
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chengguan.settings")
         sys.path.insert(0, str(load.ROOT))
@@ -105,7 +110,6 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     settings.ALLOWED_HOSTS = ["*"]
-    settings.ABUSE_LIMITS_ENABLED = False
     fixtures = load.prepare(args)
     dispatchable = list(fixtures["dispatchable"])
     if "DispatchAction" in args.flows:
@@ -119,10 +123,17 @@ def main() -> None:
                 client = Client()
                 if role:
                     client.cookies["sessionid"] = fixtures["sessions"][role]
+                profiler = cProfile.Profile() if args.cprofile and attempt == args.repeat else None
                 with CaptureQueriesContext(connection) as queries:
                     started = time.perf_counter()
+                    if profiler is not None:
+                        profiler.enable()
                     response = getattr(client, method)(path, data) if data else getattr(client, method)(path)
+                    if profiler is not None:
+                        profiler.disable()
                     elapsed = time.perf_counter() - started
+                if profiler is not None:
+                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
                 if response.status_code != expected:
                     raise SystemExit(f"{flow}: {path} answered {response.status_code}, expected {expected}")
                 if attempt:  # the first one warms up

@@ -270,7 +270,8 @@ def indicator_rows(
     """
     now = now or clock.now()
     scoped = cases.filter(_relevant(period, now)).order_by()
-    return list(scoped.values(*group_by).annotate(**_aggregates(period, now, for_assessment=for_assessment)))
+    aggregates = _aggregates(period, now, for_assessment=for_assessment)
+    return list(scoped.values(*group_by).annotate(**aggregates))
 
 
 def combine(rows: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import (
+    OPEN_STATUSES,
     AttachmentKind,
     CaseAction,
     CaseSource,
@@ -404,6 +405,21 @@ class Case(models.Model):
             # The retention job's keyset walk over the cases still holding personal data.
             models.Index(
                 fields=["id"], condition=models.Q(anonymised_at__isnull=True), name="case_not_anonymised"
+            ),
+            # Worklists in their order at a million cases (issue #9, migration 0022): the
+            # intake inbox (status reported, oldest first) and the case list filtered by status;
+            models.Index(fields=["status", "reported_at", "id"], name="case_status_reported_at"),
+            # the overdue queue (open, by deadline);
+            models.Index(
+                fields=["deadline", "id"],
+                condition=models.Q(status__in=sorted(OPEN_STATUSES)),
+                name="case_open_deadline",
+            ),
+            # the escalated queue (latest escalation first).
+            models.Index(
+                fields=["escalated_at", "id"],
+                condition=models.Q(escalation_level__gt=0),
+                name="case_escalated_at",
             ),
         ]
 

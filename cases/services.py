@@ -24,7 +24,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -197,16 +197,26 @@ def _clean_text(value: str | None, *, field: str, required: bool, max_length: in
     return text
 
 
+# Relations case_report receives as loaded instances (forms, locate_point).
+REPORT_LOADED_RELATIONS = ["category", "district", "community", "grid_cell", "facility", "reporter", "subject_officer"]
+
+
 def _next_case_number(moment: datetime) -> str:
     """CG-YYYYMMDD-NNNNNN, counted per local day; the counter row lock makes it safe."""
     from django.conf import settings
 
     day = timezone.localtime(moment).date()
-    CaseNumberSequence.objects.get_or_create(day=day)
-    sequence = CaseNumberSequence.objects.select_for_update().get(day=day)
-    sequence.last += 1
-    sequence.save(update_fields=["last"])
-    return f"{settings.CASE_NUMBER_PREFIX}-{day:%Y%m%d}-{sequence.last:06d}"
+    # One statement (PostgreSQL, SQLite ≥ 3.35) instead of get_or_create, lock and save:
+    # the row stays locked until the report's commit, so callers number last.
+    table = CaseNumberSequence._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (day, last) VALUES (%s, 1) "  # noqa: S608 (the model's own table)
+            f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
+            [day],
+        )
+        last = cursor.fetchone()[0]  # type: ignore[index]
+    return f"{settings.CASE_NUMBER_PREFIX}-{day:%Y%m%d}-{last:06d}"
 
 
 def _new_tracking_code() -> str:
@@ -363,10 +373,13 @@ def case_report(
     )
     try:
         with transaction.atomic():
-            case.number = _next_case_number(now)
             case.tracking_code = _new_tracking_code()
             apply_stage_deadline(case, now)
-            case.full_clean(validate_unique=False, validate_constraints=False)
+            # The related rows were just loaded or validated by the caller: no query each to
+            # check they exist (the foreign keys still do). Numbered last, see _next_case_number.
+            case.number = "-"
+            case.full_clean(exclude=REPORT_LOADED_RELATIONS, validate_unique=False, validate_constraints=False)
+            case.number = _next_case_number(now)
             case.save()
             stored = _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
             event = events.reported(case, actor=actor)

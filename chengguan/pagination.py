@@ -38,8 +38,9 @@ class CappedPaginator(Paginator):
     def __init__(self, object_list: Any, per_page: int | str, *, cap: int | None = None, **kwargs: Any):
         super().__init__(object_list, per_page, **kwargs)
         self.cap = count_cap() if cap is None else cap
-        # Rows to count: one more than the cap, or than the page asked for.
-        self._limit = self.cap + 1
+        # Rows to count: one more than the cap, or than the page asked for (and never
+        # fewer than a page, which would cut page 1 short).
+        self._limit = max(self.cap, int(self.per_page)) + 1
 
     def reach(self, number: Any) -> None:
         """Count far enough that page `number` and whether there is a next one are known."""
@@ -47,7 +48,7 @@ class CappedPaginator(Paginator):
             wanted = int(number)
         except (TypeError, ValueError):
             return
-        if wanted > 1:
+        if wanted >= 1:
             self._limit = max(self._limit, wanted * int(self.per_page) + 1)
 
     def page(self, number: Any) -> Page:

@@ -21,9 +21,9 @@ from cases.models import Case
 from cases.selectors import case_timeline, cases_for, reporter_phone_history
 from cases.views.lists import list_tools
 from cases.worklists import deadline_info
-from chengguan.pagination import CappedPaginator
 from chengguan import clock
 from chengguan.masking import contact_revealed
+from chengguan.pagination import CappedPaginator
 from chengguan.worktime import get_calendar
 
 CASES_PER_PAGE = 25

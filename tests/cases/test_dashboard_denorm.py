@@ -29,6 +29,12 @@ def liaison(community, superuser):  # type: ignore[no-untyped-def]
     return type(person).objects.get(pk=person.pk)
 
 
+def _schedule(case: Case) -> ReturnVisit:
+    visit = services.return_visit_schedule(case=case)
+    assert visit is not None
+    return visit
+
+
 def _fields(case: Case) -> tuple[object, str, object]:
     case.refresh_from_db()
     return case.last_visit_round, case.last_visit_satisfaction, case.last_visit_at
@@ -45,11 +51,13 @@ def _joined(key: str, period: Period) -> set[int]:
 def test_recording_a_visit_copies_it_onto_the_case(make_case, liaison):
     # Given a closed case with its visit scheduled
     case = make_case(CaseStatus.CLOSED, reporter_phone="13700001234")
-    visit = services.return_visit_schedule(case=case)
+    visit = _schedule(case)
     assert _fields(case) == (None, "", None)
 
     # When the liaison reaches the reporter
-    services.return_visit_record(visit=visit, actor=liaison, reached=True, satisfaction=Satisfaction.BASICALLY)
+    services.return_visit_record(
+        visit=visit, actor=liaison, reached=True, satisfaction=Satisfaction.BASICALLY
+    )
 
     # Then the case carries the visit
     visit.refresh_from_db()
@@ -58,7 +66,7 @@ def test_recording_a_visit_copies_it_onto_the_case(make_case, liaison):
 
 def test_an_unreachable_reporter_leaves_the_case_unvisited(make_case, liaison):
     case = make_case(CaseStatus.CLOSED, reporter_phone="13700001234")
-    visit = services.return_visit_schedule(case=case)
+    visit = _schedule(case)
 
     services.return_visit_record(visit=visit, actor=liaison, reached=False)
 
@@ -79,7 +87,7 @@ def test_the_reporters_rating_is_copied_too(make_case, liaison):
 def test_a_reopened_case_counts_only_the_visit_of_its_new_closure(make_case, liaison):
     # Given a case reopened after an unsatisfied visit
     case = make_case(CaseStatus.CLOSED, reporter_phone="13700001234")
-    first = services.return_visit_schedule(case=case)
+    first = _schedule(case)
     services.return_visit_record(
         visit=first, actor=liaison, reached=True, satisfaction=Satisfaction.UNSATISFIED, reopen=True
     )
@@ -95,7 +103,9 @@ def test_a_reopened_case_counts_only_the_visit_of_its_new_closure(make_case, lia
     # When the second closure's visit is made
     second = services.return_visit_schedule(case=case)
     assert second is not None and second.round == 1
-    services.return_visit_record(visit=second, actor=liaison, reached=True, satisfaction=Satisfaction.SATISFIED)
+    services.return_visit_record(
+        visit=second, actor=liaison, reached=True, satisfaction=Satisfaction.SATISFIED
+    )
 
     # Then the case counts as visited and satisfied, as the join of the visits counted it
     assert _fields(case)[:2] == (1, Satisfaction.SATISFIED)
@@ -133,10 +143,14 @@ def test_a_visit_recorded_late_for_an_older_round_changes_nothing(make_case, lia
     case.refresh_from_db()
     current = services.return_visit_schedule(case=case)
     assert current is not None and old is not None
-    services.return_visit_record(visit=current, actor=liaison, reached=True, satisfaction=Satisfaction.SATISFIED)
+    services.return_visit_record(
+        visit=current, actor=liaison, reached=True, satisfaction=Satisfaction.SATISFIED
+    )
 
     # When the first closure's visit is recorded afterwards
-    services.return_visit_record(visit=old, actor=liaison, reached=True, satisfaction=Satisfaction.UNSATISFIED)
+    services.return_visit_record(
+        visit=old, actor=liaison, reached=True, satisfaction=Satisfaction.UNSATISFIED
+    )
 
     # Then the case still carries its current closure's visit
     assert _fields(case)[:2] == (1, Satisfaction.SATISFIED)

@@ -1,5 +1,6 @@
 """Automatic escalation (督办) in batches: once per case and deadline, guarded against concurrent changes."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -213,6 +214,17 @@ def test_on_postgresql_escalation_is_a_hot_update_and_writes_the_same_event(dist
             updated, hot = cursor.fetchone()
         return updated, hot
 
+    # and no index of the case table covers a column escalation writes
+    # (an index on one makes every escalation update write all ~40 indexes)
+    written = ("escalation_level", "escalated_at", "escalated_deadline", "version", "updated_at")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'cases_case'")
+        covering = [
+            name
+            for name, definition in cursor.fetchall()
+            if set(re.findall(r"\w+", definition)) & set(written)
+        ]
+    assert covering == [], f"indexes on columns the escalation job writes: {covering}"
     before = updates()
     # when the job runs
     with frozen_at(LATER):

@@ -25,9 +25,7 @@ URL = reverse("desk:nav_counts")
 
 def counts_in(html: str) -> dict[str, int]:
     """The count of each worklist in a page or fragment, by worklist slug."""
-    found = re.findall(
-        r'id="desknav-count-([a-z]+)">(?:<span class="count"[^>]*>(\d+)</span>)?</span>', html
-    )
+    found = re.findall(r'id="desknav-count-([a-z]+)">(?:<span class="count"[^>]*>(\d+)</span>)?</span>', html)
     return {slug: int(n or 0) for slug, n in found}
 
 
@@ -102,7 +100,9 @@ def test_pages_do_not_count_and_show_the_counts_once_loaded(client, make_case, s
     assert counts_in(page)["dispatch"] == 1
 
 
-def test_moving_a_case_forgets_the_actors_counts(client, make_case, supervisor, unit, django_capture_on_commit_callbacks):
+def test_moving_a_case_forgets_the_actors_counts(
+    client, make_case, supervisor, unit, django_capture_on_commit_callbacks
+):
     case = make_case(CaseStatus.REGISTERED)
     client.force_login(supervisor)
     client.get(URL)

@@ -16,9 +16,8 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 
-from cases.models import CaseAttachment, CaseEvent, ExportJob, ParkingRequest, SavedFilter
+from cases.models import CaseAttachment, CaseEvent, ExportJob, SavedFilter
 from chengguan.models import Notification
 from communities.models import GridCell
 from liaisons.models import LiaisonAssignment
@@ -44,10 +43,7 @@ def _walk(patterns: list[Any], prefix: str = "", namespace: str | None = None) -
             yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
         elif isinstance(pattern, URLPattern):
             route = prefix + str(pattern.pattern)
-            if pattern.name:
-                key = f"{namespace}:{pattern.name}" if namespace else pattern.name
-            else:
-                key = route
+            key = (f"{namespace}:{pattern.name}" if namespace else pattern.name) if pattern.name else route
             if key.startswith("admin:") or route.startswith("admin/"):
                 key = ADMIN
             elif key.startswith("captcha-") or route.startswith("captcha/"):
@@ -73,7 +69,10 @@ def _owner(world: World, user: Any, scoped: bool) -> Any:
 
 def _saved_filter(world: World, side: Side, user: Any, scoped: bool) -> dict[str, Any]:
     saved = SavedFilter.objects.create(
-        owner=_owner(world, user, scoped), list_key="cases", name=f"筛选{next(_serial)}", querystring="status=closed"
+        owner=_owner(world, user, scoped),
+        list_key="cases",
+        name=f"筛选{next(_serial)}",
+        querystring="status=closed",
     )
     return {"pk": saved.pk}
 
@@ -105,13 +104,6 @@ def _photo(world: World, side: Side, user: Any, scoped: bool) -> dict[str, Any]:
     attachment = CaseAttachment.objects.filter(case=side.case).first()
     assert attachment is not None
     return {"number": side.case.number, "pk": attachment.pk}
-
-
-def _parking_request(world: World, side: Side, user: Any, scoped: bool) -> dict[str, Any]:
-    request = ParkingRequest.objects.create(
-        case=side.open_case, requested_by=world.root, reason="涉及拆迁", created_at=timezone.now()
-    )
-    return {"pk": request.pk}
 
 
 ArgsBuilder = Callable[[World, Side, Any, bool], dict[str, Any]]
@@ -158,15 +150,18 @@ ARGS: dict[str, ArgsBuilder] = {
     "api:district-detail": _pk(lambda s: s.district.pk),
     "api:street-detail": _pk(lambda s: s.community.street_id),
     "api:community-detail": _pk(lambda s: s.community.pk),
-    "api:gridcell-detail": _pk(lambda s: GridCell.objects.filter(community=s.community).values_list("pk", flat=True)[0]),
+    "api:gridcell-detail": _pk(
+        lambda s: GridCell.objects.filter(community=s.community).values_list("pk", flat=True)[0]
+    ),
     "api:handlingunit-detail": _pk(lambda s: s.unit.pk),
     "api:category-detail": lambda w, s, u, sc: {"pk": leaf_category().pk},
-    "api:caseevent-detail": _pk(lambda s: CaseEvent.objects.filter(case=s.case).values_list("pk", flat=True)[0]),
+    "api:caseevent-detail": _pk(
+        lambda s: CaseEvent.objects.filter(case=s.case).values_list("pk", flat=True)[0]
+    ),
     "api:caseattachment-detail": _pk(
         lambda s: CaseAttachment.objects.filter(case=s.case).values_list("pk", flat=True)[0]
     ),
     "api:returnvisit-detail": _pk(lambda s: s.visit.pk),
-    "api:parkingrequest-detail": _parking_request,
     "api:liaison-detail": _pk(
         lambda s: LiaisonAssignment.objects.filter(community=s.community, ends_at__isnull=True).values_list(
             "pk", flat=True
@@ -212,11 +207,6 @@ for _verb in (
     "submit-result",
     "unpark",
     "verify",
-    "decide-parking",
-    "hide-photo",
-    "moderate-text",
-    "recategorise",
-    "request-park",
 ):
     ARGS[f"api:case-{_verb}"] = _case("open_case")
 

@@ -104,12 +104,17 @@ def _listed(response: Any) -> int | None:
     return None
 
 
-def _check(path: str, query: dict[str, str], response: Any, everything: int | None, broken: list[str]) -> None:
+def _check(
+    path: str, query: dict[str, str], response: Any, everything: int | None, broken: list[str]
+) -> None:
     shown = {k: v[:30] for k, v in query.items()} if len(query) < 3 else f"{len(query)} params"
-    if response.status_code not in (200, 400):
+    ok = {200, 400}
+    if path.startswith("/api/") and "page" in query:
+        ok.add(404)  # DRF answers an invalid page number with its structured "Invalid page." 404
+    if response.status_code not in ok:
         broken.append(f"{path} {shown}: {response.status_code}")
         return
-    if response.status_code == 400 and path.startswith("/api/"):
+    if response.status_code in (400, 404) and path.startswith("/api/"):
         body = response.json()
         if set(body) != {"code", "message", "fields"}:
             broken.append(f"{path} {shown}: unstructured 400 {body}")
@@ -132,7 +137,10 @@ def test_every_filter_parameter_survives_hostile_input(world):
     broken: list[str] = []
 
     for path, params in targets.items():
-        everything = _listed(client.get(path))
+        baseline = client.get(path)
+        if baseline.status_code == 405:
+            continue  # a POST-only collection (resident ratings): nothing to filter
+        everything = _listed(baseline)
         # When every parameter carries the same hostile value at once
         for value in HOSTILE:
             query = dict.fromkeys(params, value)

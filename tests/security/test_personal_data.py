@@ -46,7 +46,7 @@ def test_masked_everywhere_for_roles_without_the_permission(world, role):
     assert api["reporter_phone"] == mask_phone(PHONE)
     assert api["reporter_name"] == mask_name(NAME)
     assert PHONE not in listing and NAME not in listing
-    body = b"".join(export.streaming_content) if export.streaming else export.content
+    body = b"".join(export.streaming_content) if export.streaming else export.content  # type: ignore[attr-defined]
     assert PHONE.encode() not in body
     assert not AuditEntry.objects.filter(action="case.contact_viewed").exists()
 

@@ -63,7 +63,11 @@ REFUSED: dict[str, tuple[str, bytes, str]] = {
     "pdf": ("receipt.jpg", b"%PDF-1.4\n1 0 obj << /Type /Catalog >>\n%%EOF", "image/jpeg"),
     "zip": ("photos.zip", zip_bytes(), "application/zip"),
     "zip named as a photo": ("photo.jpg", zip_bytes(), "image/jpeg"),
-    "svg with script": ("logo.png", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/png"),
+    "svg with script": (
+        "logo.png",
+        b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        "image/png",
+    ),
     "gif header then html": ("anim.gif", b"GIF89a" + PAYLOAD, "image/gif"),
     "real gif (not an allowed format)": ("anim.gif", image_bytes("GIF"), "image/gif"),
     "jpeg header then html": ("photo.jpg", b"\xff\xd8\xff\xe0" + PAYLOAD, "image/jpeg"),

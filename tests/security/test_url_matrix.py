@@ -89,11 +89,13 @@ def staff(
     anonymous: Any = LOGIN,
     **kwargs: Any,
 ) -> Entry:
-    scoped = {role: (answer if role in allowed else denied) for role in ALL}
+    scoped: dict[str, Any] = {str(role): (answer if role in allowed else denied) for role in ALL}
     return Entry(method, anonymous, scoped, **kwargs)
 
 
-def api(allowed: tuple[str, ...] = ALL, *, answer: Any = 200, denied: Any = 404, method: str = "get") -> Entry:
+def api(
+    allowed: tuple[str, ...] = ALL, *, answer: Any = 200, denied: Any = 404, method: str = "get"
+) -> Entry:
     return staff(allowed, answer=answer, denied=denied, method=method, anonymous=401)
 
 
@@ -149,6 +151,7 @@ MATRIX: dict[str, Entry] = {
     # desk
     "desk:home": staff(public=True),
     "desk:notifications": staff(public=True),
+    "desk:nav_counts": staff(public=True),  # the user's own worklist counts
     "desk:notifications_read": staff(answer=OK, method="post", public=True),
     "desk:notification_open": staff(answer="302", owned=True),
     "desk:notification_channels": staff(public=True),
@@ -162,7 +165,7 @@ MATRIX: dict[str, Entry] = {
     "communities:detail": everyone(200),
     "communities:disclosure": everyone(200),
     "communities:facility_detail": everyone(200),
-    "communities:facility_list": staff(public=True),
+    "communities:facility_list": staff(NOT_UNITS, public=True),
     "communities:facility_qr_sheet": staff(NOT_UNITS, denied=404),
     "communities:facility_qr_image": staff(NOT_UNITS, denied=404),
     "communities:qr_sheet": staff(NOT_UNITS, denied=404),
@@ -278,7 +281,13 @@ MATRIX: dict[str, Entry] = {
     "open311/v2/^.*$": everyone(404),
 }
 # Arguments that do not name an object of a side: nothing to compare outside scope.
-SIDELESS = {"communities:facility_list", "desk:worklist", "dashboard:chart_csv", "dashboard:assessment_export", "api:category-detail"}
+SIDELESS = {
+    "communities:facility_list",
+    "desk:worklist",
+    "dashboard:chart_csv",
+    "dashboard:assessment_export",
+    "api:category-detail",
+}
 
 
 def observed(response: Any) -> Any:

@@ -90,11 +90,11 @@ class World:
 
 def _side(root: User, index: int, hotline: Open311Client, *, text: str = "") -> Side:
     lng = 120.0 + 0.1 * index
-    district = DistrictFactory(code=f"SEC{index}", name=f"安全区{index}")
-    street = StreetFactory(district=district)
-    community = CommunityFactory(street=street, origin=(lng, 30.0))
-    cell = GridCellFactory(community=community)
-    unit = HandlingUnitFactory(district=district)
+    district: Any = DistrictFactory(code=f"SEC{index}", name=f"安全区{index}")
+    street: Any = StreetFactory(district=district)
+    community: Any = CommunityFactory(street=street, origin=(lng, 30.0))
+    cell: Any = GridCellFactory(community=community)
+    unit: Any = HandlingUnitFactory(district=district)
     liaison = staff(Role.LIAISON, username=f"sec-liaison-{index}")
     liaison_assign(community=community, liaison=liaison, actor=root)
     backup = staff(Role.LIAISON, username=f"sec-backup-{index}")
@@ -127,7 +127,9 @@ def _side(root: User, index: int, hotline: Open311Client, *, text: str = "") -> 
     open_case = report()
     open_case = case_services.case_register(case=open_case, actor=root)
     open_case = case_services.case_dispatch(case=open_case, actor=root, handling_unit=unit)
-    parking = case_services.case_request_parking(case=open_case, actor=root, reason=text or "涉及拆迁，暂缓处置")
+    parking = case_services.case_request_parking(
+        case=open_case, actor=root, reason=text or "涉及拆迁，暂缓处置"
+    )
     reported_case = report()
 
     now = timezone.now()
@@ -231,7 +233,7 @@ def _side(root: User, index: int, hotline: Open311Client, *, text: str = "") -> 
 
 def build_world(*, text: str = "") -> World:
     """Two districts with one of everything each; `text` goes into every free-text field."""
-    root = UserFactory(username="sec-root", is_superuser=True, is_staff=True)
+    root: Any = UserFactory(username="sec-root", is_superuser=True, is_staff=True)
     account = staff(Role.OPERATOR, username="sec-hotline")
     hotline = Open311Client.objects.create(
         name="12345 热线平台", source=CaseSource.HOTLINE_12345, account=account, push_kind=PushKind.NONE
