@@ -26,13 +26,22 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import load  # noqa: E402  (bench/load.py, next to this file)
+import load
 
-FLOWS = ["ComplaintSubmission", "TrackingPage", "OperatorInbox", "CaseDetail", "DispatchAction", "ApiCaseList"]
+FLOWS = [
+    "ComplaintSubmission",
+    "TrackingPage",
+    "OperatorInbox",
+    "CaseDetail",
+    "DispatchAction",
+    "ApiCaseList",
+]
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis-url", default="")
     parser.add_argument("--repeat", type=int, default=3)
@@ -133,7 +142,9 @@ def main() -> None:
                         profiler.disable()
                     elapsed = time.perf_counter() - started
                 if profiler is not None:
-                    pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+                    stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+                    # PROFILE_FILTER: a regular expression of the file names to show, e.g. "cases/".
+                    stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
                 if response.status_code != expected:
                     raise SystemExit(f"{flow}: {path} answered {response.status_code}, expected {expected}")
                 if attempt:  # the first one warms up

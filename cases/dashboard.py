@@ -29,6 +29,7 @@ from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from cases.choices import CaseSource
@@ -228,7 +229,24 @@ class FilterChoices:
     liaisons: list[tuple[int, str]]
 
 
+FILTER_CHOICES_CACHE_SECONDS = 300
+
+
 def filter_choices(user: Any) -> FilterChoices:
+    """What the scope filters offer the user, kept in the cache for a few minutes.
+
+    Reference data that rarely changes, read on every dashboard request (a
+    query per list and the gate's own): per user and language.
+    """
+    key = f"dashboard:choices:{user.pk}:{get_language()}"
+    choices = cache.get(key)
+    if choices is None:
+        choices = _filter_choices(user)
+        cache.set(key, choices, FILTER_CHOICES_CACHE_SECONDS)
+    return choices
+
+
+def _filter_choices(user: Any) -> FilterChoices:
     from liaisons.models import LiaisonAssignment
 
     def pairs(queryset: QuerySet[Any]) -> list[tuple[int, str]]:

@@ -198,7 +198,15 @@ def _clean_text(value: str | None, *, field: str, required: bool, max_length: in
 
 
 # Relations case_report receives as loaded instances (forms, locate_point).
-REPORT_LOADED_RELATIONS = ["category", "district", "community", "grid_cell", "facility", "reporter", "subject_officer"]
+REPORT_LOADED_RELATIONS = [
+    "category",
+    "district",
+    "community",
+    "grid_cell",
+    "facility",
+    "reporter",
+    "subject_officer",
+]
 
 
 def _next_case_number(moment: datetime) -> str:
@@ -211,7 +219,7 @@ def _next_case_number(moment: datetime) -> str:
     table = CaseNumberSequence._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (day, last) VALUES (%s, 1) "  # noqa: S608 (the model's own table)
+            f"INSERT INTO {table} (day, last) VALUES (%s, 1) "
             f"ON CONFLICT (day) DO UPDATE SET last = {table}.last + 1 RETURNING last",
             [day],
         )
@@ -378,7 +386,9 @@ def case_report(
             # The related rows were just loaded or validated by the caller: no query each to
             # check they exist (the foreign keys still do). Numbered last, see _next_case_number.
             case.number = "-"
-            case.full_clean(exclude=REPORT_LOADED_RELATIONS, validate_unique=False, validate_constraints=False)
+            case.full_clean(
+                exclude=REPORT_LOADED_RELATIONS, validate_unique=False, validate_constraints=False
+            )
             case.number = _next_case_number(now)
             case.save()
             stored = _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)

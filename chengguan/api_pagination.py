@@ -49,7 +49,7 @@ class CappedPageNumberPagination(PageNumberPagination):
             "count": described["properties"]["count"],
             "count_is_capped": {
                 "type": "boolean",
-                "description": "True when there are more results than `count` (the count stopped at the cap).",
+                "description": "True when there are more results than `count` (counting stopped at the cap).",
             },
             **{k: v for k, v in described["properties"].items() if k != "count"},
         }

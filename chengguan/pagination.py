@@ -66,8 +66,10 @@ class CappedPaginator(Paginator):
         object_list = self.object_list
         if isinstance(object_list, Sequence) and not hasattr(object_list, "query"):
             return min(len(object_list), self._limit)
-        # A sliced QuerySet counts as SELECT COUNT(*) FROM (… LIMIT n) subquery.
-        return int(object_list[: self._limit].count())
+        # A sliced QuerySet counts as SELECT COUNT(*) FROM (… LIMIT n) subquery; in it neither
+        # the order nor the annotations of the page's columns (subqueries per row) are needed.
+        rows = object_list.order_by().values("pk")  # type: ignore[attr-defined]
+        return int(rows[: self._limit].count())
 
     @property
     def count_is_capped(self) -> bool:
@@ -79,15 +81,15 @@ class CappedPaginator(Paginator):
         return self.count - 1 if self.count_is_capped else self.count
 
     def get_elided_page_range(
-        self, number: int | str = 1, *, on_each_side: int = 3, on_ends: int = 2
-    ) -> Iterator[str | int]:
+        self, number: int | float | str = 1, *, on_each_side: int = 3, on_ends: int = 2
+    ) -> Iterator[Any]:
         pages = super().get_elided_page_range(number, on_each_side=on_each_side, on_ends=on_ends)
         if not self.count_is_capped:
             yield from pages
             return
         # The last page is not known: stop after the current page's neighbours, then "…".
         last_shown = min(self.num_pages, self.validate_number(number) + on_each_side)
-        previous: str | int | None = None
+        previous: Any = None
         for item in pages:
             if isinstance(item, int) and item > last_shown:
                 break

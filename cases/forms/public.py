@@ -18,6 +18,7 @@ from django import forms
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -27,7 +28,7 @@ from cases.models import Case, Category
 from cases.services import MAX_DESCRIPTION, PHONE_RE, normalise_phone
 from chengguan.errors import DomainError
 from communities.models import Community, Facility
-from communities.public import communities_by_street, public_communities, public_facility
+from communities.public import StreetGroup, communities_by_street, public_communities, public_facility
 
 UNSURE = "unsure"
 QR_SOURCE = "qr"
@@ -203,8 +204,11 @@ class ReportForm(forms.Form):
         self.fields["description"].error_messages["required"] = gettext("Please fill in the %(field)s.") % {
             "field": gettext("description")
         }
-        self.category_rules = [CategoryRules.of(category) for category in public_categories()]
+        categories = public_categories()
+        self.category_rules = [CategoryRules.of(category) for category in categories]
         self._categories = {str(rules.pk): rules for rules in self.category_rules}
+        # clean_category picks the chosen one from these: no second query.
+        self._category_objects = {str(category.pk): category for category in categories}
         category_field = self.fields["category"]
         assert isinstance(category_field, forms.ChoiceField)
         category_field.choices = [
@@ -215,7 +219,6 @@ class ReportForm(forms.Form):
         community_field = self.fields["community"]
         assert isinstance(community_field, forms.ModelChoiceField)
         community_field.queryset = communities
-        self.community_groups = communities_by_street(communities)
         if captcha:
             self.fields["captcha"] = CaptchaField(
                 label=_("Type the characters in the picture"),
@@ -224,13 +227,21 @@ class ReportForm(forms.Form):
         if not self.is_bound and not self.initial.get("idempotency_key"):
             self.initial["idempotency_key"] = str(uuid.uuid4())
 
+    @cached_property
+    def community_groups(self) -> list[StreetGroup]:
+        """The community select's groups, read only when the form is shown (not when filing)."""
+        field = self.fields["community"]
+        assert isinstance(field, forms.ModelChoiceField)
+        return communities_by_street(field.queryset)
+
     # --- field cleaning ---------------------------------------------------------
 
     def clean_category(self) -> Category | None:
         value = self.cleaned_data["category"]
         if value == UNSURE:
             return None
-        return Category.objects.select_related("parent").get(pk=value)
+        # The choices are these categories' keys, so the value is one of them.
+        return self._category_objects[value]
 
     def clean_reporter_phone(self) -> str:
         return _clean_phone(self.cleaned_data.get("reporter_phone"))

@@ -7,6 +7,9 @@
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
+# The open statuses (cases.choices.OPEN_STATUSES), sorted as the model's index has them.
+OPEN_STATUSES = ["dispatched", "in_progress", "parked", "registered", "reported", "resolved"]
+
 
 class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
     """AddIndexConcurrently on PostgreSQL, AddIndex on other databases (SQLite)."""
@@ -39,9 +42,7 @@ class Migration(migrations.Migration):
         AddIndexConcurrentlyOnPostgres(
             model_name="case",
             index=models.Index(
-                condition=models.Q(
-                    ("status__in", ["dispatched", "in_progress", "parked", "registered", "reported", "resolved"])
-                ),
+                condition=models.Q(("status__in", OPEN_STATUSES)),
                 fields=["deadline", "id"],
                 name="case_open_deadline",
             ),

@@ -39,4 +39,4 @@ def _options(communities: Any) -> dict[int, tuple[str, str]]:
 def community_options(communities: Any, selected_id: int | None) -> SafeString:
     """The communities' `<option>`s, "name（street）", with `selected_id` selected."""
     options = _options(communities)
-    return mark_safe("".join(pair[pk == selected_id] for pk, pair in options.items()))  # noqa: S308
+    return mark_safe("".join(pair[pk == selected_id] for pk, pair in options.items()))

@@ -27,10 +27,10 @@ from cases.forms.desk import BulkDispatchForm
 from cases.views.lists import list_tools
 from cases.views.staff import case_detail_queryset, render_case_detail
 from cases.worklists import WORKLISTS, annotate_deadlines
-from chengguan.pagination import CappedPaginator
 from chengguan.errors import DomainError, InvalidInput
 from chengguan.models import Notification
 from chengguan.notifications import notifications_mark_read
+from chengguan.pagination import CappedPaginator
 
 PER_PAGE = 25
 

@@ -46,8 +46,8 @@ from cases.forms.intake import (
 )
 from cases.models import Case, Category
 from cases.selectors import NEARBY_DAYS, NEARBY_RADIUS_M, cases_for, open_cases_near, reporter_phone_history
-from chengguan.pagination import CappedPaginator
 from chengguan.errors import ActionNotPermitted, DomainError, InvalidInput, StaleObject
+from chengguan.pagination import CappedPaginator
 from chengguan.permissions import can, restrict
 
 OPERATOR_PERMISSION = "cases.register_case"

@@ -78,10 +78,10 @@ def test_a_job_whose_worker_was_killed_completes_on_the_next_worker_without_dupl
     # Due at the end of the reminder window as it is now: the worker's window, a little later, holds it.
     deadline = get_calendar().add(clock.now(), settings.DEADLINE_REMINDER_BEFORE)
     assert (deadline - clock.now()).total_seconds() > 600
-    cases = [
-        CaseFactory(community=community, status=CaseStatus.IN_PROGRESS, assignee=liaison, deadline=deadline)
-        for _ in range(CASES)
-    ]
+    CaseFactory.create_batch(
+        CASES, community=community, status=CaseStatus.IN_PROGRESS, assignee=liaison, deadline=deadline
+    )
+    cases = list(Case.objects.filter(assignee=liaison).order_by("pk"))
     env = {
         "SMS_BACKEND": "tests.faults.sms.FileSMSBackend",
         "FAULT_SMS_LOG": str(sms_log),
@@ -117,8 +117,9 @@ def test_a_job_whose_worker_was_killed_completes_on_the_next_worker_without_dupl
     reminders = Notification.objects.filter(recipient=liaison, kind=NotificationKind.DEADLINE)
     texts = OutboundMessage.objects.filter(recipient=liaison.phone)
     wait_until(
-        lambda: reminders.count() == CASES
-        and texts.filter(status=OutboundMessage.Status.SENT).count() == CASES,
+        lambda: (
+            reminders.count() == CASES and texts.filter(status=OutboundMessage.Status.SENT).count() == CASES
+        ),
         60,
         "the reminders to be sent by the new worker",
     )
