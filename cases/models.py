@@ -409,17 +409,13 @@ class Case(models.Model):
             # Worklists in their order at a million cases (issue #9, migration 0022): the
             # intake inbox (status reported, oldest first) and the case list filtered by status;
             models.Index(fields=["status", "reported_at", "id"], name="case_status_reported_at"),
-            # the overdue queue (open, by deadline);
+            # the overdue and escalated queues (open, by deadline). Deliberately no
+            # index on the columns escalation writes (escalated_at, escalation_level…):
+            # its bulk updates then stay in-page (HOT) and skip every index.
             models.Index(
                 fields=["deadline", "id"],
                 condition=models.Q(status__in=sorted(OPEN_STATUSES)),
                 name="case_open_deadline",
-            ),
-            # the escalated queue (latest escalation first).
-            models.Index(
-                fields=["escalated_at", "id"],
-                condition=models.Q(escalation_level__gt=0),
-                name="case_escalated_at",
             ),
         ]
 

@@ -172,7 +172,9 @@ WORKLISTS: dict[str, Worklist] = {
             action="supervise",
             where=lambda now: Q(status__in=OPEN_STATUSES, escalation_level__gt=0),
             filterset_class=WorklistFilterSet,
-            ordering=("-escalated_at",),
+            # Longest overdue first; this also reads the head of the open-deadline
+            # index, as an index on escalated_at would slow the escalation job.
+            ordering=("deadline", "id"),
             columns=frozenset({"status", "handler", "flags"}),
         ),
     ]

@@ -47,12 +47,4 @@ class Migration(migrations.Migration):
                 name="case_open_deadline",
             ),
         ),
-        AddIndexConcurrentlyOnPostgres(
-            model_name="case",
-            index=models.Index(
-                condition=models.Q(("escalation_level__gt", 0)),
-                fields=["escalated_at", "id"],
-                name="case_escalated_at",
-            ),
-        ),
     ]
