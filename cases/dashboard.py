@@ -54,6 +54,8 @@ MAX_CUSTOM_DAYS = 366
 ATTENTION_PER_PAGE = 10
 PREVIOUS_PERIOD_CACHE_SECONDS = 600
 GRID_CELL_PLACEHOLDER = "CELL"
+# A day no period contains: the drill-down links of the trend swap it for each day.
+DAY_PLACEHOLDER = date(1, 1, 1)
 
 
 @contextmanager
@@ -494,16 +496,26 @@ class Dashboard:
             .values_list("day", "n")
         )
         today = timezone.localdate(self.now)
-        return [
-            {
-                "day": day,
-                "reported": reported.get(day, 0),
-                "closed": closed.get(day, 0),
-                "reported_url": self.url("reported", day, day),
-                "closed_url": self.url("closed", day, day),
-            }
-            for day in self.dperiod.days(until=max(today, self.dperiod.first))
-        ]
+        # Up to 62 links that differ only in the day: built once per figure, the day put in after.
+        reported_url, closed_url = self.day_url("reported"), self.day_url("closed")
+        placeholder = DAY_PLACEHOLDER.isoformat()
+        rows = []
+        for day in self.dperiod.days(until=max(today, self.dperiod.first)):
+            iso = day.isoformat()
+            rows.append(
+                {
+                    "day": day,
+                    "reported": reported.get(day, 0),
+                    "closed": closed.get(day, 0),
+                    "reported_url": reported_url.replace(placeholder, iso),
+                    "closed_url": closed_url.replace(placeholder, iso),
+                }
+            )
+        return rows
+
+    def day_url(self, key: str) -> str:
+        """The drill-down of figure `key` for one day, with DAY_PLACEHOLDER for the day."""
+        return self.url(key, DAY_PLACEHOLDER, DAY_PLACEHOLDER)
 
     @cached_property
     def categories(self) -> list[dict[str, Any]]:
@@ -632,13 +644,30 @@ class Dashboard:
         return [by_pk[pk] for pk in ids if pk in by_pk]
 
     def chart_data(self) -> dict[str, Any]:
-        """Everything the charts draw, for json_script."""
-        return {
-            "trend": [{**row, "day": row["day"].isoformat()} for row in self.trend],
-            "categories": self.categories,
-            "sources": self.sources,
-            "streets": self.streets,
-        }
+        """What the page's own charts draw, for json_script: the ones computed from the tiles' query.
+
+        The others (ASYNC_CHARTS) each run a query of their own: the page
+        leaves them out and its script loads them from dashboard:chart_data.
+        """
+        return {"streets": self.streets}
+
+
+# --- the charts loaded after the page -------------------------------------------
+
+# Each runs its own query (cases reported per day, category and source; cases
+# closed per day), which the page itself does not wait for.
+ASYNC_CHARTS = ("trend", "categories", "sources")
+
+
+def chart_items(dashboard: Dashboard, chart: str) -> list[dict[str, Any]]:
+    """The rows one of ASYNC_CHARTS draws, each with the links of its figures, for JSON."""
+    if chart == "trend":
+        return [{**row, "day": row["day"].isoformat()} for row in dashboard.trend]
+    if chart == "categories":
+        return dashboard.categories
+    if chart == "sources":
+        return dashboard.sources
+    raise KeyError(chart)
 
 
 # --- CSV of each chart --------------------------------------------------------

@@ -9,6 +9,7 @@ app_name = "dashboard"
 urlpatterns = [
     path("", dashboard.index, name="index"),
     path("data/<slug:chart>.csv", dashboard.chart_csv, name="chart_csv"),
+    path("data/<slug:chart>.json", dashboard.chart_data, name="chart_data"),
     path("assessment/", dashboard.assessment, name="assessment"),
     path("assessment/export.<str:fmt>", dashboard.assessment_export, name="assessment_export"),
     path("assessment/rate/", dashboard.rate, name="rate"),

@@ -8,8 +8,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from chengguan.audit import audit
@@ -138,8 +140,14 @@ def _parse_float(value: str, label: str) -> float:
 
 def _parse_kind(value: str) -> str:
     value = value.strip()
+    # A sheet may name the kind by its code or by its label in any of the
+    # site's languages, whichever language the importing user works in.
     for kind in FacilityKind:
-        if value in (kind.value, str(kind.label)):
+        names = {kind.value}
+        for language, _name in settings.LANGUAGES:
+            with translation.override(language):
+                names.add(str(kind.label))
+        if value in names:
             return kind.value
     raise _RowError(
         _("Unknown facility kind “%(kind)s”; use one of: %(kinds)s.")

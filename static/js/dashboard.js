@@ -1,9 +1,12 @@
 /* Dashboard: the period picker, the charts (ECharts) and the hotspot map (Leaflet).
  *
- * The numbers come from json_script blocks the page renders; every bar, slice
- * and grid cell carries the URL of the case list filtered to the cases it
- * counts, and a click goes there. Without JavaScript the page still shows
- * every number, with the same links, in the tables under "Numbers".
+ * The street chart and the map draw numbers the page renders (json_script); the
+ * trend, category and source charts load theirs from dashboard:chart_data after
+ * the page (each runs a query of its own) and add a table of them under
+ * "Numbers". Every bar, slice and grid cell carries the URL of the case list
+ * filtered to the cases it counts, and a click goes there. Without JavaScript
+ * the page shows the street and map numbers in tables and links each other
+ * chart to its CSV.
  */
 (function () {
   "use strict";
@@ -72,30 +75,6 @@
   }
   var narrow = window.matchMedia("(max-width: 559px)").matches;
 
-  var trend = charts.trend || [];
-  make("chart-trend", trend, {
-    color: [palette[0], palette[1]],
-    tooltip: { trigger: "axis" },
-    legend: { top: 0, data: [strings.reported, strings.closed] },
-    grid: { left: 8, right: 12, top: 34, bottom: 4, containLabel: true },
-    xAxis: {
-      type: "category",
-      data: trend.map(function (r) { return r.day.slice(5); }),
-      axisTick: { alignWithLabel: true }
-    },
-    yAxis: { type: "value", minInterval: 1 },
-    series: [
-      { name: strings.reported, type: "bar", barMaxWidth: 18, data: trend.map(function (r) { return r.reported; }) },
-      {
-        name: strings.closed, type: "line", symbolSize: 6, triggerLineEvent: true,
-        data: trend.map(function (r) { return r.closed; })
-      }
-    ]
-  }, function (p) {
-    var row = trend[p.dataIndex];
-    return row && (p.seriesIndex === 0 ? row.reported_url : row.closed_url);
-  });
-
   function rankedBars(id, rows, names, values, urls, format, max) {
     make(id, rows, {
       tooltip: { trigger: "item", formatter: function (p) { return p.name + ": " + format(p.value); } },
@@ -112,13 +91,6 @@
     }, function (p) { return urls[p.dataIndex]; }, Math.max(160, rows.length * 30 + 24));
   }
 
-  var categories = charts.categories || [];
-  rankedBars("chart-categories", categories,
-    categories.map(function (r) { return r.name; }),
-    categories.map(function (r) { return r.count; }),
-    categories.map(function (r) { return r.url; }),
-    function (v) { return String(v); });
-
   var streets = charts.streets || [];
   rankedBars("chart-streets", streets,
     streets.map(function (r) { return r.name; }),
@@ -126,18 +98,153 @@
     streets.map(function (r) { return r.url; }),
     function (v) { return v + "%"; }, 100);
 
-  var sources = charts.sources || [];
-  make("chart-sources", sources, {
-    color: palette,
-    tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
-    legend: { type: "scroll", bottom: 0 },
-    series: [{
-      type: "pie", radius: ["38%", "64%"], center: ["50%", "44%"], avoidLabelOverlap: true,
-      // On a phone the outer labels do not fit: the legend and the tooltip name the slices.
-      label: narrow ? { show: false } : { formatter: "{d}%" },
-      data: sources.map(function (r) { return { name: r.name, value: r.count }; })
-    }]
-  }, function (p) { return sources[p.dataIndex] && sources[p.dataIndex].url; });
+  // --- the charts loaded after the page (dashboard:chart_data) ------------------
+  function drawTrend(id, trend) {
+    make(id, trend, {
+      color: [palette[0], palette[1]],
+      tooltip: { trigger: "axis" },
+      legend: { top: 0, data: [strings.reported, strings.closed] },
+      grid: { left: 8, right: 12, top: 34, bottom: 4, containLabel: true },
+      xAxis: {
+        type: "category",
+        data: trend.map(function (r) { return r.day.slice(5); }),
+        axisTick: { alignWithLabel: true }
+      },
+      yAxis: { type: "value", minInterval: 1 },
+      series: [
+        { name: strings.reported, type: "bar", barMaxWidth: 18, data: trend.map(function (r) { return r.reported; }) },
+        {
+          name: strings.closed, type: "line", symbolSize: 6, triggerLineEvent: true,
+          data: trend.map(function (r) { return r.closed; })
+        }
+      ]
+    }, function (p) {
+      var row = trend[p.dataIndex];
+      return row && (p.seriesIndex === 0 ? row.reported_url : row.closed_url);
+    });
+  }
+
+  function drawSources(id, sources) {
+    make(id, sources, {
+      color: palette,
+      tooltip: { trigger: "item", formatter: "{b}: {c} ({d}%)" },
+      legend: { type: "scroll", bottom: 0 },
+      series: [{
+        type: "pie", radius: ["38%", "64%"], center: ["50%", "44%"], avoidLabelOverlap: true,
+        // On a phone the outer labels do not fit: the legend and the tooltip name the slices.
+        label: narrow ? { show: false } : { formatter: "{d}%" },
+        data: sources.map(function (r) { return { name: r.name, value: r.count }; })
+      }]
+    }, function (p) { return sources[p.dataIndex] && sources[p.dataIndex].url; });
+  }
+
+  // Each chart: how it is drawn, and the columns of its table of numbers ([header, value, link]).
+  var ASYNC = {
+    trend: {
+      draw: drawTrend,
+      columns: [
+        [strings.date, function (r) { return r.day; }],
+        [strings.reported, function (r) { return r.reported; }, function (r) { return r.reported_url; }],
+        [strings.closed, function (r) { return r.closed; }, function (r) { return r.closed_url; }]
+      ]
+    },
+    categories: {
+      draw: function (id, rows) {
+        rankedBars(id, rows,
+          rows.map(function (r) { return r.name; }),
+          rows.map(function (r) { return r.count; }),
+          rows.map(function (r) { return r.url; }),
+          function (v) { return String(v); });
+      },
+      columns: [
+        [strings.category, function (r) { return r.name; }],
+        [strings.reported, function (r) { return r.count; }, function (r) { return r.url; }]
+      ]
+    },
+    sources: {
+      draw: drawSources,
+      columns: [
+        [strings.source, function (r) { return r.name; }],
+        [strings.reported, function (r) { return r.count; }, function (r) { return r.url; }]
+      ]
+    }
+  };
+
+  function numbersTable(chart, rows) {
+    var details = document.querySelector('[data-numbers="' + chart + '"]');
+    if (!details || !rows.length) return;
+    var columns = ASYNC[chart].columns;
+    var table = document.createElement("table");
+    table.className = "dash-table";
+    var head = table.createTHead().insertRow();
+    columns.forEach(function (column, k) {
+      var th = document.createElement("th");
+      th.scope = "col";
+      if (k) th.className = "num";
+      th.textContent = column[0] || "";
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    rows.forEach(function (row) {
+      var tr = body.insertRow();
+      columns.forEach(function (column, k) {
+        var td = tr.insertCell();
+        if (k) td.className = "num";
+        var text = String(column[1](row));
+        var url = column[2] && column[2](row);
+        if (url) {
+          var a = document.createElement("a");
+          a.href = url;
+          a.textContent = text;
+          td.appendChild(a);
+        } else {
+          td.textContent = text;
+        }
+      });
+    });
+    details.querySelector(".table-wrap").appendChild(table);
+    details.hidden = false;
+  }
+
+  function message(el, text) {
+    var p = document.createElement("p");
+    p.className = "muted dash-empty";
+    p.textContent = text;
+    el.replaceWith(p);
+  }
+
+  document.querySelectorAll(".chart--async[data-url]").forEach(function (el) {
+    var chart = el.getAttribute("data-chart");
+    var spec = ASYNC[chart];
+    if (!spec || !window.fetch) return;
+    fetch(el.getAttribute("data-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error(response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        el.removeAttribute("aria-busy");
+        if (!data.rows.length) {
+          message(el, el.getAttribute("data-empty"));
+          return;
+        }
+        if (window.echarts) {
+          el.innerHTML = "";
+          el.setAttribute("role", "img");
+          el.setAttribute("aria-label", el.getAttribute("data-label"));
+          spec.draw(el.id, data.rows);
+        }
+        numbersTable(chart, data.rows);
+      })
+      .catch(function () {
+        // The link to the CSV stays; say why there is no chart.
+        el.removeAttribute("aria-busy");
+        var note = document.createElement("p");
+        note.className = "small muted";
+        note.textContent = strings.failed || "";
+        el.insertBefore(note, el.firstChild);
+      });
+  });
 
   var resizing;
   function resizeAll() {

@@ -95,7 +95,7 @@ def act(page, slug: str) -> None:  # type: ignore[no-untyped-def]
         summary.click()
 
 
-def submit(page, slug: str, button: str = "button[type=submit]") -> None:  # type: ignore[no-untyped-def]
+def submit(page, slug: str, button: str = "button[type=submit]:not([data-reply-insert])") -> None:  # type: ignore[no-untyped-def]
     with page.expect_response(lambda r: "/desk/cases/" in r.url and r.request.method == "POST"):
         page.locator(f'[data-desk-action="{slug}"] {button}').first.click()
     page.wait_for_selector(".message")
@@ -181,7 +181,11 @@ def test_dispatch_handle_verify_rework_and_close(new_page, screenshot, world, tm
     closed = Case.objects.get(pk=case.pk)
     assert closed.status == CaseStatus.CLOSED
     assert closed.attachments.filter(kind=AttachmentKind.AFTER).count() == 2
-    assert boss.locator(".desk-actions").count() == 0 or boss.locator("[data-desk-action]").count() == 1
+    # A closed case offers no more workflow steps, only what follows closure
+    # (reopening, marking it false) and moderation.
+    offered = set(boss.locator("[data-desk-action]").evaluate_all("els => els.map(e => e.dataset.deskAction)"))
+    assert not offered & {"verify", "rework", "dispatch", "sign-for", "submit-result"}
+    assert "reopen" in offered
     screenshot(boss, "8-closed")
 
 

@@ -30,11 +30,14 @@ NOVEMBER = "period=custom&start=2026-11-01&end=2026-11-30"
 # Staff pages no longer count the desk menu's worklists (cases.views.nav), and
 # the return visits are counted in the indicator pass (Case.last_visit_*).
 PAGES = {
-    "dashboard": (reverse("dashboard:index") + "?" + NOVEMBER, 27),
-    "dashboard, this month": (reverse("dashboard:index"), 27),
-    "dashboard, one unit": (reverse("dashboard:index") + "?" + NOVEMBER + "&unit={unit}", 27),
-    "dashboard, one liaison": (reverse("dashboard:index") + "?" + NOVEMBER + "&liaison={liaison}", 27),
-    "dashboard, page 2 of the table": (reverse("dashboard:index") + "?" + NOVEMBER + "&page=2", 27),
+    "dashboard": (reverse("dashboard:index") + "?" + NOVEMBER, 24),
+    "dashboard, this month": (reverse("dashboard:index"), 24),
+    "dashboard, one unit": (reverse("dashboard:index") + "?" + NOVEMBER + "&unit={unit}", 24),
+    "dashboard, one liaison": (reverse("dashboard:index") + "?" + NOVEMBER + "&liaison={liaison}", 24),
+    "dashboard, page 2 of the table": (reverse("dashboard:index") + "?" + NOVEMBER + "&page=2", 24),
+    "trend JSON": (reverse("dashboard:chart_data", args=["trend"]) + "?" + NOVEMBER, 15),
+    "categories JSON": (reverse("dashboard:chart_data", args=["categories"]) + "?" + NOVEMBER, 15),
+    "sources JSON": (reverse("dashboard:chart_data", args=["sources"]) + "?" + NOVEMBER, 14),
     "trend CSV": (reverse("dashboard:chart_csv", args=["trend"]) + "?" + NOVEMBER, 15),
     "grid cells CSV": (reverse("dashboard:chart_csv", args=["grid_cells"]) + "?" + NOVEMBER, 15),
     "indicators CSV": (reverse("dashboard:chart_csv", args=["indicators"]) + "?" + NOVEMBER, 18),

@@ -103,7 +103,8 @@ def test_csv_import_with_a_bad_row_saves_nothing_and_names_each_bad_line(communi
     assert not result.ok
     assert [line for line, _message in result.errors] == [3, 4, 5, 6]
     assert "rocket" in result.errors[0][1] and "north" in result.errors[1][1]
-    assert "line 2" in result.errors[2][1] and "NOPE" in result.errors[3][1]
+    assert "2" in result.errors[2][1] and "OK-1" in result.errors[2][1]  # the line it first appeared on
+    assert "NOPE" in result.errors[3][1]
     assert not Facility.objects.exists()
     assert (result.created, result.updated) == (0, 0)
 
@@ -120,7 +121,7 @@ def test_import_command_reports_errors_and_imports_good_files(community, tmp_pat
     good.write_text(CSV_HEADER + "LD-9,路灯,street_light,30.001,120.001,,,\n", encoding="utf-8")
     bad = tmp_path / "bad.csv"
     bad.write_text(CSV_HEADER + "LD-8,路灯,lamp,30.001,120.001,,,\n", encoding="utf-8")
-    with pytest.raises(CommandError, match="Line 2"):
+    with pytest.raises(CommandError, match="第 2 行"):
         call_command("import_facilities", str(bad))
     call_command("import_facilities", str(good))
     assert list(Facility.objects.values_list("code", flat=True)) == ["LD-9"]
