@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cases.choices import (
     OPEN_STATUSES,
@@ -1037,6 +1038,12 @@ class Open311Client(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A client always holds a key: one is issued when none was.
+        if not self.key_digest:
+            self.issue_key()
+        super().save(*args, **kwargs)
+
     def issue_key(self) -> str:
         """A new key for this client (not saved yet); the previous key stops working once saved."""
         key = new_api_key()
@@ -1044,12 +1051,6 @@ class Open311Client(models.Model):
         self.key_prefix = key[:API_KEY_PREFIX_LENGTH]
         self.key_digest = api_key_digest(key)
         return key
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # A client always holds a key: one is issued when none was.
-        if not self.key_digest:
-            self.issue_key()
-        super().save(*args, **kwargs)
 
     def is_usable(self, now: datetime | None = None) -> bool:
         """Whether the key signs in now: active, not revoked, not expired."""
@@ -1147,7 +1148,7 @@ class ExportJob(models.Model):
         PENDING = "pending", _("Waiting")
         RUNNING = "running", _("Running")
         DONE = "done", _("Ready")
-        FAILED = "failed", _("Failed")
+        FAILED = "failed", pgettext_lazy("export status", "Failed")
         EXPIRED = "expired", _("Expired")
 
     owner = models.ForeignKey(

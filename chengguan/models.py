@@ -100,7 +100,7 @@ class OutboundMessage(models.Model):
         EMAIL = "email", _("Email")
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("message status", "Pending")
         SENT = "sent", _("Sent")
         FAILED = "failed", pgettext_lazy("message status", "Failed")
 

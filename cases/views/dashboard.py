@@ -95,7 +95,8 @@ def index(request: HttpRequest) -> HttpResponse:
                 (chart, f"{reverse('dashboard:chart_csv', args=[chart])}?{query}") for chart in reads.CHARTS
             ],
             "data_urls": {
-                chart: f"{reverse('dashboard:chart_data', args=[chart])}?{query}" for chart in reads.ASYNC_CHARTS
+                chart: f"{reverse('dashboard:chart_data', args=[chart])}?{query}"
+                for chart in reads.ASYNC_CHARTS
             },
             "query": query,
             "strings": {

@@ -2,13 +2,14 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class OTPTokenForm(forms.Form):
     """A six-digit code from the authenticator app, or (when verifying) a recovery code."""
 
     token = forms.CharField(
-        label=_("Code"),
+        label=pgettext_lazy("one-time password", "Code"),
         max_length=16,
         strip=True,
         widget=forms.TextInput(

@@ -183,7 +183,8 @@ def test_dispatch_handle_verify_rework_and_close(new_page, screenshot, world, tm
     assert closed.attachments.filter(kind=AttachmentKind.AFTER).count() == 2
     # A closed case offers no more workflow steps, only what follows closure
     # (reopening, marking it false) and moderation.
-    offered = set(boss.locator("[data-desk-action]").evaluate_all("els => els.map(e => e.dataset.deskAction)"))
+    actions = boss.locator("[data-desk-action]")
+    offered = set(actions.evaluate_all("els => els.map(e => e.dataset.deskAction)"))
     assert not offered & {"verify", "rework", "dispatch", "sign-for", "submit-result"}
     assert "reopen" in offered
     screenshot(boss, "8-closed")

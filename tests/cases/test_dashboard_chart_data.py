@@ -174,7 +174,9 @@ def test_the_page_leaves_the_charts_to_load_with_their_data_url_and_csv(client, 
     for chart in ASYNC_CHARTS:
         url = reverse("dashboard:chart_data", args=[chart])
         assert f'id="chart-{chart}"' in page
-        assert f'data-url="{url}?period=custom&amp;start=2026-11-01&amp;end=2026-11-30&amp;source=web"' in page
+        assert (
+            f'data-url="{url}?period=custom&amp;start=2026-11-01&amp;end=2026-11-30&amp;source=web"' in page
+        )
         # without JavaScript: the link to the chart's numbers
         assert reverse("dashboard:chart_csv", args=[chart]) + "?period=custom" in page
     # the page did not compute them

@@ -6,10 +6,11 @@ plans and five years of scheduled patrols) and `--cases` cases reported over
 five years, with the status, deadline, rework, extension, return-visit and
 false-report shares of a working bureau. The cases are written by SQL on the
 server (INSERT … SELECT over generate_series), so a million takes minutes.
-Then VACUUM ANALYZE, and `--requests` requests each of the dashboard (this month)
-and the monthly assessment (last month) through Django's test client as the
-district's supervisor; it prints p50/p95/max and the number of queries per
-page, and the slowest queries of one request of each. The desk menu's
+Then VACUUM ANALYZE, and `--requests` requests each of the dashboard (this month),
+each chart the dashboard's script loads after it (dashboard:chart_data: trend,
+categories, sources), and the monthly assessment (last month) through Django's
+test client as the district's supervisor; it prints p50/p95/max and the number
+of queries per request of each, and the slowest queries of one request of each. The desk menu's
 worklist counts, which every staff page loads after itself (desk:nav_counts),
 are timed apart: warm (from the cache) and cold (counted).
 
@@ -42,6 +43,7 @@ from django.test.utils import override_settings, setup_test_environment
 from django.urls import reverse
 
 from cases.choices import CaseSource
+from cases.dashboard import ASYNC_CHARTS
 from cases.models import Case, Category
 from chengguan import clock
 from chengguan.models import User
@@ -532,8 +534,14 @@ class Command(BaseCommand):
         setup_test_environment()
         client = Client()
         client.force_login(supervisor)
+        # The dashboard page renders its tiles, street chart, map and overdue table; its
+        # script then loads the trend, category and source charts, each a request of its own.
         pages = [
             ("dashboard (this month)", reverse("dashboard:index")),
+            *[
+                (f"  chart JSON: {chart}", reverse("dashboard:chart_data", args=[chart]))
+                for chart in ASYNC_CHARTS
+            ],
             ("assessment (last month)", reverse("dashboard:assessment")),
             ("menu counts (nav-counts)", reverse("desk:nav_counts")),
         ]
