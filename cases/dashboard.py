@@ -208,14 +208,19 @@ class DashboardFilters:
         return q
 
 
-def case_list_url(filters: DashboardFilters, key: str, first: date, last: date, **extra: Any) -> str:
-    """The case list filtered to the cases behind figure `key` for days first..last."""
+def case_list_url(
+    filters: DashboardFilters, key: str, first: date, last: date, *, base: str = "", **extra: Any
+) -> str:
+    """The case list filtered to the cases behind figure `key` for days first..last.
+
+    `base` is the case list's path when the caller already has it (one reverse() per page).
+    """
     params = filters.list_params()
     params.update(indicator=key, period_start=first.isoformat(), period_end=last.isoformat())
     if filters.for_assessment and key != "false_reports":
         params["false_report"] = "false"
     params.update({name: str(value) for name, value in extra.items()})
-    return f"{reverse('cases:list')}?{urlencode(params)}"
+    return f"{base or reverse('cases:list')}?{urlencode(params)}"
 
 
 @dataclass(frozen=True)

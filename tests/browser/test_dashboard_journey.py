@@ -80,8 +80,13 @@ def test_a_supervisor_drills_down_from_the_dashboard(new_page, screenshot, world
     sign_in(page, "ducha")
 
     page.goto("/dashboard/")
+    # The trend, category and source charts load after the page (dashboard:chart_data).
     page.wait_for_selector("#chart-trend canvas")
+    page.wait_for_selector("#chart-sources canvas")
     assert tile_value(page, "reported") == 16
+    # Their numbers are under "Numbers", each linked to its cases.
+    trend_numbers = page.locator('[data-numbers="trend"] tbody tr')
+    assert sum(int(n) for n in trend_numbers.locator("td:nth-child(2) a").all_text_contents()) == 16
     screenshot(page, "1-dashboard-month")
 
     # This week: the period applies as soon as it is picked.
