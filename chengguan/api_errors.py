@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DataError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
@@ -107,6 +108,15 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return Response(body, status=exc.status_code, headers=headers)
 
     view = context.get("view")
+    if isinstance(exc, DataError):
+        # Input the database refuses as data (a NUL byte in a text or slug,
+        # a number out of the column's range) that no field validator caught.
+        logger.warning(
+            "data refused by the database in %s: %s", type(view).__name__ if view else "an API view", exc
+        )
+        return Response(
+            error_body("invalid", _("The data you entered is not valid.")), status=status.HTTP_400_BAD_REQUEST
+        )
     if database_unavailable(exc):
         logger.warning("database unavailable in %s: %s", type(view).__name__ if view else "an API view", exc)
         return Response(

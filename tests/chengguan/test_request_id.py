@@ -97,7 +97,7 @@ def test_a_task_runs_under_the_request_id_of_its_headers():
     # When the worker runs it
     result = record_request_id.apply(headers={"request_id": "req-789"})
     # Then the id is bound during the run and unbound after
-    assert result.get() == "req-789"
+    assert result.successful() and result.result == "req-789"
     assert SEEN == ["req-789"]
     assert request_id.get() == NO_REQUEST
 

@@ -9,6 +9,7 @@ tests/api.py, hence this file's place: a tests/api/ package would shadow it.)
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from cases import services as case_services
 from cases.assessment import rating_months
 from cases.choices import AttachmentKind, CaseSource, CaseStatus
 from cases.models import Case, CaseAttachment, CaseEvent, CaseFeedback, TwoWayRating
+from chengguan.clock import now as clock_now
 from chengguan.roles import Role
 from inspections.choices import NoticeStatus
 from inspections.models import ChecklistItem, Inspection, RectificationNotice, ResponsibilityUnit
@@ -335,22 +337,24 @@ def checklist(failed=()):  # type: ignore[no-untyped-def]
 
 def test_an_inspection_with_a_failed_item_issues_a_notice_like_the_page(client, liaison, community):
     shop = make_shop(community)
-    response = as_user(liaison).post(
-        "/api/v1/inspections/",
-        {
-            "shop": shop.pk,
-            "results": checklist(["ZX01"]),
-            "requirements": "三日内整改",
-            "client_uuid": UUID_API,
-        },
-        format="json",
-    )
-    client.force_login(liaison)
-    data = {"client_uuid": UUID_PAGE, "notes": "", "requirements": "三日内整改"}
-    for item in ChecklistItem.objects.filter(is_active=True):
-        data[f"item_{item.pk}"] = "fail" if item.code == "ZX01" else "pass"
-        data[f"note_{item.pk}"] = "店外摆放烧烤炉" if item.code == "ZX01" else ""
-    page = client.post(reverse("inspections:shop_inspect", args=[shop.pk]), data)
+    # Both at the same instant: the notice's deadline is counted from now.
+    with time_machine.travel(clock_now(), tick=False):
+        response = as_user(liaison).post(
+            "/api/v1/inspections/",
+            {
+                "shop": shop.pk,
+                "results": checklist(["ZX01"]),
+                "requirements": "三日内整改",
+                "client_uuid": UUID_API,
+            },
+            format="json",
+        )
+        client.force_login(liaison)
+        data = {"client_uuid": UUID_PAGE, "notes": "", "requirements": "三日内整改"}
+        for item in ChecklistItem.objects.filter(is_active=True):
+            data[f"item_{item.pk}"] = "fail" if item.code == "ZX01" else "pass"
+            data[f"note_{item.pk}"] = "店外摆放烧烤炉" if item.code == "ZX01" else ""
+        page = client.post(reverse("inspections:shop_inspect", args=[shop.pk]), data)
 
     assert response.status_code == 201, response.content
     assert page.status_code == 302

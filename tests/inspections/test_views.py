@@ -330,9 +330,8 @@ def test_the_notice_prints_as_a_rectification_notice(client, liaison, shop, noti
 
 
 def test_not_rectified_files_a_case_linked_from_the_notice(client, liaison, shop, notice):
-    client.force_login(liaison)
-
     with time_machine.travel(notice.deadline + timedelta(hours=1), tick=False):
+        client.force_login(liaison)  # sessions last 8 hours from sign-in
         response = client.post(
             reverse("inspections:notice_reinspect", args=[notice.pk]),
             {"client_uuid": UUID, "rectified": "no", "notes": "烧烤炉仍在店外"},
@@ -373,9 +372,8 @@ def test_the_re_inspection_needs_an_answer(client, liaison, shop, notice):
 
 
 def test_due_re_inspections_show_on_the_liaisons_home(client, liaison, shop, notice):
-    client.force_login(liaison)
-
     with time_machine.travel(notice.deadline + timedelta(hours=1), tick=False):
+        client.force_login(liaison)  # sessions last 8 hours from sign-in
         page = client.get(reverse("liaisons:home")).content.decode()
 
     assert notice.number in page

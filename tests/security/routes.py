@@ -146,6 +146,7 @@ ARGS: dict[str, ArgsBuilder] = {
     "inspections:notice_detail": _pk(lambda s: s.notice.pk),
     "inspections:notice_reinspect": _pk(lambda s: s.notice.pk),
     "dashboard:chart_csv": lambda w, s, u, sc: {"chart": "indicators"},
+    "dashboard:chart_data": lambda w, s, u, sc: {"chart": "trend"},
     "dashboard:assessment_export": lambda w, s, u, sc: {"fmt": "csv"},
     "api:district-detail": _pk(lambda s: s.district.pk),
     "api:street-detail": _pk(lambda s: s.community.street_id),

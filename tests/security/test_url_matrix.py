@@ -192,6 +192,7 @@ MATRIX: dict[str, Entry] = {
     # dashboards (their figures are scoped; tests/cases/test_dashboard.py checks them)
     "dashboard:index": staff(public=True),
     "dashboard:chart_csv": staff(public=True),
+    "dashboard:chart_data": staff(public=True),
     "dashboard:assessment": staff(public=True),
     "dashboard:assessment_export": staff(public=True),
     "dashboard:rate": staff((LI, CS), public=True),
@@ -285,6 +286,7 @@ SIDELESS = {
     "communities:facility_list",
     "desk:worklist",
     "dashboard:chart_csv",
+    "dashboard:chart_data",
     "dashboard:assessment_export",
     "api:category-detail",
 }
