@@ -706,6 +706,17 @@ def case_request_extension(
     return request
 
 
+def _record_decision(
+    request: ExtensionRequest | ParkingRequest, *, status: str, actor: Any, at: datetime, note: str
+) -> None:
+    """Write a supervisor's decision on an extension or parking request (row already locked)."""
+    request.status = status
+    request.decided_by = actor
+    request.decided_at = at
+    request.decision_note = note
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+
+
 @transaction.atomic
 def case_decide_extension(
     *,
@@ -736,11 +747,8 @@ def case_decide_extension(
         )
     note = _clean_text(note, field=_("note"), required=not approve)
     old_due_at = case.due_at
-    request.status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
-    request.decided_by = actor
-    request.decided_at = clock.now()
-    request.decision_note = note
-    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    status = ExtensionStatus.APPROVED if approve else ExtensionStatus.REFUSED
+    _record_decision(request, status=status, actor=actor, at=clock.now(), note=note)
     if approve:
         case.due_at = request.requested_due_at
         case.extension_count += 1
@@ -851,11 +859,8 @@ def case_decide_parking(
         )
     note = _clean_text(note, field=_("note"), required=not approve)
     now = clock.now()
-    request.status = ParkingRequestStatus.APPROVED if approve else ParkingRequestStatus.REFUSED
-    request.decided_by = actor
-    request.decided_at = now
-    request.decision_note = note
-    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    status = ParkingRequestStatus.APPROVED if approve else ParkingRequestStatus.REFUSED
+    _record_decision(request, status=status, actor=actor, at=now, note=note)
     if approve:
         _transition(
             case,
