@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass, field
@@ -138,17 +139,27 @@ def _parse_float(value: str, label: str) -> float:
         ) from None
 
 
-def _parse_kind(value: str) -> str:
-    value = value.strip()
-    # A sheet may name the kind by its code or by its label in any of the
-    # site's languages, whichever language the importing user works in.
+@functools.cache
+def _kind_by_name() -> dict[str, str]:
+    """Each kind's code and its label in every site language, to the code.
+
+    A sheet may name the kind either way, whichever language the importing
+    user works in; built once, not for every row.
+    """
+    names: dict[str, str] = {}
     for kind in FacilityKind:
-        names = {kind.value}
+        names[kind.value] = kind.value
         for language, _name in settings.LANGUAGES:
             with translation.override(language):
-                names.add(str(kind.label))
-        if value in names:
-            return kind.value
+                names[str(kind.label)] = kind.value
+    return names
+
+
+def _parse_kind(value: str) -> str:
+    value = value.strip()
+    kind = _kind_by_name().get(value)
+    if kind is not None:
+        return kind
     raise _RowError(
         _("Unknown facility kind “%(kind)s”; use one of: %(kinds)s.")
         % {"kind": value, "kinds": ", ".join(FacilityKind.values)}
