@@ -17,7 +17,9 @@ and BENCH_CEILING_ENABLED=true (mounts /bench/ceiling/, one INSERT into the
 `bench_ceiling` table made here), signs staff in by writing their sessions
 (supervisors get a confirmed TOTP device marked verified in the session), and
 runs each flow of bench/locustfile.py headless with `--users` concurrent
-users and no think time. It prints requests per second, p50/p95/p99 and each
+users: the ceiling and the resident flows without a pause (throughput), the
+staff flows pausing 1-3 s between a user's requests (response times under a
+brisk working load; bench/locustfile.py says why). It prints requests per second, p50/p95/p99 and each
 flow's throughput as a share of the ceiling's, against the targets: complaint
 submission ≥ 60 % of the ceiling and p95 < 200 ms, every other flow p95 < 300 ms.
 """
@@ -42,16 +44,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
-# (locust user class, name in the stats, p95 target in ms)
+# (locust user class, name in the stats, p95 target in ms, pause between a user's requests)
+NO_PAUSE, STAFF_PAUSE = "none", "1-3 s"
 FLOWS = [
-    ("Ceiling", "ceiling", None),
-    ("ComplaintSubmission", "complaint submission", 200),
-    ("TrackingPage", "tracking page", 300),
-    ("OperatorInbox", "operator inbox", 300),
-    ("CaseDetail", "case detail", 300),
-    ("DispatchAction", "dispatch action", 300),
-    ("Dashboard", "dashboard", 300),
-    ("ApiCaseList", "API case list", 300),
+    ("Ceiling", "ceiling", None, NO_PAUSE),
+    ("ComplaintSubmission", "complaint submission", 200, NO_PAUSE),
+    ("TrackingPage", "tracking page", 300, NO_PAUSE),
+    ("OperatorInbox", "operator inbox", 300, STAFF_PAUSE),
+    ("CaseDetail", "case detail", 300, STAFF_PAUSE),
+    ("DispatchAction", "dispatch action", 300, STAFF_PAUSE),
+    ("Dashboard", "dashboard", 300, STAFF_PAUSE),
+    ("ApiCaseList", "API case list", 300, STAFF_PAUSE),
 ]
 COMPLAINT_SHARE_TARGET = 0.60
 WARM_UP_SECONDS = 10
@@ -73,7 +76,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--flows",
         nargs="*",
-        default=[name for name, _, _ in FLOWS],
+        default=[name for name, *_ in FLOWS],
         help="locust classes to run (default all)",
     )
     return parser.parse_args()
@@ -320,7 +323,7 @@ def main() -> None:
     results: dict[str, dict[str, float]] = {}
     dispatch_moved: tuple[int, int] | None = None
     try:
-        for flow, _name, _target in FLOWS:
+        for flow, *_ in FLOWS:
             if flow not in args.flows:
                 continue
             if flow == "DispatchAction":
@@ -345,11 +348,11 @@ def report(results: dict[str, dict[str, float]], dispatch_moved: tuple[int, int]
     ceiling = results.get("Ceiling", {}).get("rps") or 0.0
     print()
     print(
-        f"{'flow':<22}{'req':>8}{'fail':>6}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}"
+        f"{'flow':<22}{'pause':>7}{'req':>8}{'fail':>6}{'req/s':>9}{'p50':>7}{'p95':>7}{'p99':>7}"
         f"{'of ceiling':>12}  target"
     )
     failed = False
-    for flow, name, target in FLOWS:
+    for flow, name, target, pause in FLOWS:
         if flow not in results:
             continue
         r = results[flow]
@@ -364,14 +367,17 @@ def report(results: dict[str, dict[str, float]], dispatch_moved: tuple[int, int]
                 verdict = f"p95<{target}ms: {'ok' if ok else 'MISSED'}"
             failed |= not ok
         print(
-            f"{name:<22}{r['requests']:>8.0f}{r['failures']:>6.0f}{r['rps']:>9.1f}"
+            f"{name:<22}{pause:>7}{r['requests']:>8.0f}{r['failures']:>6.0f}{r['rps']:>9.1f}"
             f"{r['p50']:>7.0f}{r['p95']:>7.0f}{r['p99']:>7.0f}{share:>11.0%}  {verdict}"
         )
     if dispatch_moved is not None:
         print(
             f"dispatch: {dispatch_moved[0]} of {dispatch_moved[1]} prepared cases moved (put back afterwards)"
         )
-    print("(milliseconds; locust and gunicorn share this machine's cores)")
+    print(
+        "(milliseconds; pause: each user's wait between its requests, see bench/locustfile.py; "
+        "locust, gunicorn, PostgreSQL and Redis share this machine's cores)"
+    )
     sys.exit(1 if failed else 0)
 
 

@@ -8,6 +8,13 @@ the JSON file named by BENCH_FIXTURES and runs one class at a time, headless:
 Staff flows send the session cookie of a user the script signed in (no
 login form, so two-factor sign-in and django-axes are not in the way); the
 CSRF token is a fixed secret sent as cookie and as form field or header.
+
+The load: the ceiling and the resident flows (complaints, tracking) run
+without a pause, as fast as the server answers, to measure throughput; each
+staff user (inbox, case detail, dispatch, dashboard, API) pauses 1–3 s
+between requests, a brisk officer's pace (a real one reads for longer), so
+their percentiles are response times under that load, not queueing behind
+a saturated machine. BENCH_PAUSE_SECONDS=x gives every flow a fixed pause.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from locust import HttpUser, constant, task
+from locust import HttpUser, between, constant, task
 
 FIXTURES: dict[str, Any] = (
     json.loads(Path(os.environ["BENCH_FIXTURES"]).read_text(encoding="utf-8"))
@@ -27,14 +34,16 @@ FIXTURES: dict[str, Any] = (
     else {}
 )
 CSRF = FIXTURES.get("csrf", "")
-THINK = float(os.environ.get("BENCH_THINK_SECONDS", "0"))
+PAUSE = os.environ.get("BENCH_PAUSE_SECONDS")
+RESIDENT_PAUSE = constant(float(PAUSE)) if PAUSE else constant(0)
+STAFF_PAUSE = constant(float(PAUSE)) if PAUSE else between(1, 3)
 # Registered cases the dispatch flow takes, each once.
 DISPATCHABLE: list[tuple[str, int]] = [tuple(pair) for pair in FIXTURES.get("dispatchable", [])]
 
 
 class BenchUser(HttpUser):
     abstract = True
-    wait_time = constant(THINK)
+    wait_time = RESIDENT_PAUSE
     session_of: str = ""
 
     def on_start(self) -> None:
@@ -83,6 +92,7 @@ class TrackingPage(BenchUser):
 
 
 class OperatorInbox(BenchUser):
+    wait_time = STAFF_PAUSE
     session_of = "operator"
 
     @task
@@ -91,6 +101,7 @@ class OperatorInbox(BenchUser):
 
 
 class CaseDetail(BenchUser):
+    wait_time = STAFF_PAUSE
     session_of = "supervisor"
 
     @task
@@ -100,6 +111,7 @@ class CaseDetail(BenchUser):
 
 
 class DispatchAction(BenchUser):
+    wait_time = STAFF_PAUSE
     session_of = "dispatcher"
 
     @task
@@ -119,6 +131,7 @@ class DispatchAction(BenchUser):
 
 
 class Dashboard(BenchUser):
+    wait_time = STAFF_PAUSE
     session_of = "supervisor"
 
     @task
@@ -127,6 +140,7 @@ class Dashboard(BenchUser):
 
 
 class ApiCaseList(BenchUser):
+    wait_time = STAFF_PAUSE
     session_of = "supervisor"
 
     @task

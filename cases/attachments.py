@@ -117,7 +117,57 @@ def move_to_private(attachment: Any) -> None:
     transaction.on_commit(lambda: public.delete(name))
 
 
+def move_to_public(attachment: Any) -> None:
+    """Put a photo shown again back in the media storage, once the transaction commits.
+
+    The copy waits for the commit, so a rollback never leaves a photo that is
+    still hidden reachable by its media URL. The private copy is deleted
+    only after the public one is written; if that fails, the error is
+    logged and staff still read the photo from the private copy
+    (open_attachment) until someone copies it back.
+    If the storage had to choose another name, the row is updated to it.
+    """
+    import logging
+
+    from django.db import transaction
+
+    name = attachment.file.name
+    if not name:
+        return
+    pk = attachment.pk
+    model = type(attachment)
+
+    def copy_back() -> None:
+        public = attachment.file.storage
+        private = private_storage()
+        try:
+            if model.objects.filter(pk=pk, is_hidden=True).exists():
+                return  # hidden again meanwhile: the private copy is the one to keep
+            if not public.exists(name):
+                if not private.exists(name):
+                    return
+                with private.open(name, "rb") as source:
+                    saved = public.save(name, source)
+                if saved != name:
+                    model.objects.filter(pk=pk).update(file=saved)
+            if private.exists(name):
+                private.delete(name)
+        except Exception:  # committed already: the photo is shown from the private copy meanwhile
+            logging.getLogger(__name__).exception("photo %s: copy back to public storage failed", pk)
+
+    transaction.on_commit(copy_back)
+
+
 def open_attachment(attachment: Any) -> Any:
-    """The file of a photo, from wherever it lives now (private when hidden)."""
-    storage = private_storage() if attachment.is_hidden else attachment.file.storage
-    return storage.open(attachment.file.name, "rb")
+    """The file of a photo, from wherever it lives now (private when hidden).
+
+    A photo shown again whose public copy is missing (its copy back failed)
+    is read from the private copy.
+    """
+    name = attachment.file.name
+    if attachment.is_hidden:
+        return private_storage().open(name, "rb")
+    try:
+        return attachment.file.storage.open(name, "rb")
+    except FileNotFoundError:
+        return private_storage().open(name, "rb")

@@ -78,6 +78,7 @@ class CaseAction(models.TextChoices):
     # Moderation: staff correct what the public sees; the event keeps the original.
     TEXT_MODERATED = "text_moderated", _("Wording corrected by staff")
     ATTACHMENT_HIDDEN = "attachment_hidden", _("Photo hidden from the public")
+    ATTACHMENT_UNHIDDEN = "attachment_unhidden", _("Photo shown to the public again")
     RECATEGORISED = "recategorised", _("Category or place corrected")
 
 

@@ -6,6 +6,14 @@ in the database with the definitions of cases.indicators: nothing here loads
 cases into Python to count them, and each page runs the same number of
 queries whatever the number of cases.
 
+The dashboard's figures of the current period are kept in the cache for
+DASHBOARD_CACHE_SECONDS (a minute by default), per user, scope and period,
+as plain numbers by id; the page says when they were computed and offers a
+"refresh" that recomputes them, at most once per FRESH_SECONDS per user
+(`start_afresh`). At a million cases recomputing takes a fifth of a
+second of the database per request, which twenty supervisors on a small
+machine would otherwise pay on every page and chart.
+
 Every figure shown links to the case list (cases:list) filtered to the cases
 it counts: the dashboard's scope filters become CaseFilterSet parameters and
 the figure becomes `indicator=<key>&period_start=…&period_end=…`, which the
@@ -15,14 +23,16 @@ case list turns back into the same filter (cases.indicators.cases_matching).
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Avg, Count, F, OuterRef, Q, QuerySet, Subquery
@@ -53,6 +63,8 @@ from communities.models import Community, District, GridCell, HandlingUnit, Stre
 MAX_CUSTOM_DAYS = 366
 ATTENTION_PER_PAGE = 10
 PREVIOUS_PERIOD_CACHE_SECONDS = 600
+# The "refresh" link recomputes a user's current figures at most this often.
+FRESH_SECONDS = 10
 GRID_CELL_PLACEHOLDER = "CELL"
 # A day no period contains: the drill-down links of the trend swap it for each day.
 DAY_PLACEHOLDER = date(1, 1, 1)
@@ -346,14 +358,59 @@ class Tile:
 # --- the dashboard --------------------------------------------------------------
 
 
+def _refreshed_key(user_id: Any) -> str:
+    return f"dashboard:refreshed:{user_id}"
+
+
+def start_afresh(user: Any) -> bool:
+    """Have the user's next dashboard reads compute the current figures anew; whether it was allowed.
+
+    At most once per FRESH_SECONDS per user (otherwise the cached figures are
+    shown), so the link cannot be used to load the database. It gives the
+    user a new token: cached figures computed under another one are not used
+    (every scope, period, chart and page of the overdue table alike) and
+    expire by themselves.
+    """
+    seconds = settings.DASHBOARD_CACHE_SECONDS
+    if not seconds or not cache.add(f"dashboard:fresh:{user.pk}", True, FRESH_SECONDS):
+        return False
+    # Outlives every entry stored before it: those were stored at most `seconds` ago.
+    cache.set(_refreshed_key(user.pk), uuid.uuid4().hex, seconds + FRESH_SECONDS)
+    return True
+
+
+class AttentionIds:
+    """The overdue table's case ids as the Paginator reads them: the count and one page, each cached."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self.dashboard = dashboard
+
+    def count(self) -> int:
+        return int(self.dashboard.cached("attention-count", self.dashboard.attention.count))
+
+    def __getitem__(self, page: slice) -> list[int]:
+        return list(
+            self.dashboard.cached(
+                f"attention:{page.start}:{page.stop}", lambda: list(self.dashboard.attention[page])
+            )
+        )
+
+
 class Dashboard:
-    """The dashboard for one user, scope and period; each part is computed once, when used."""
+    """The dashboard for one user, scope and period; each part is computed once, when used.
+
+    The current period's figures come from the cache when computed less than
+    DASHBOARD_CACHE_SECONDS ago for the same user, scope and period
+    (`cached`); `as_of` says when they were computed.
+    """
 
     def __init__(self, user: Any, filters: DashboardFilters, period: DashboardPeriod) -> None:
         self.user = user
         self.filters = filters
         self.dperiod = period
         self.now = clock.now()
+        # When each cached part read so far was computed.
+        self.computed_at: dict[str, datetime] = {}
 
     # The cases in scope; for a unit or a liaison without the false reports
     # (indicators() leaves them out itself and still counts them apart).
@@ -379,32 +436,85 @@ class Dashboard:
             **extra,
         )
 
+    # --- the cache of the current period's figures ---
+
+    def cache_key(self, part: str) -> str:
+        """Everything the figures depend on: the user (their scope), the period and the filters.
+
+        By user id rather than scope: finding the scope costs queries, and a
+        change of scope shows once the short-lived entries expire. The values
+        are numbers by id, without labels or links, so the language is not
+        part of the key.
+        """
+        parts = (part, self.user.pk, self.dperiod.first, self.dperiod.last, *astuple(self.filters))
+        return "dashboard:current:" + ":".join(str(value) for value in parts)
+
+    def cached(self, part: str, compute: Callable[[], Any]) -> Any:
+        """`compute()` (plain data), from the cache when computed in the last DASHBOARD_CACHE_SECONDS.
+
+        An entry holds the user's refresh token of when it was stored; one
+        stored before the user's last refresh (`start_afresh`) is computed anew.
+        """
+        seconds = settings.DASHBOARD_CACHE_SECONDS
+        if not seconds:
+            self.computed_at[part] = self.now
+            return compute()
+        key, token_key = self.cache_key(part), _refreshed_key(self.user.pk)
+        found = cache.get_many([key, token_key])
+        token = found.get(token_key)
+        entry = found.get(key)
+        if entry is None or entry[0] != token:
+            entry = (token, self.now, compute())
+            cache.set(key, entry, seconds)
+        self.computed_at[part] = entry[1]
+        return entry[2]
+
+    @property
+    def as_of(self) -> datetime:
+        """When the oldest of the current figures read so far was computed."""
+        return min(self.computed_at.values(), default=self.now)
+
     # --- figures ---
 
     @cached_property
-    def rows(self) -> list[dict[str, Any]]:
-        """This period's figures per street office and grid cell: the tiles, the street and map charts."""
-        return indicator_rows(
+    def current(self) -> dict[str, Any]:
+        """This period's case figures of the tiles, the street chart and the map (cached)."""
+        return dict(self.cached("figures", self._current))
+
+    def _current(self) -> dict[str, Any]:
+        rows = indicator_rows(
             self.scoped,
             self.dperiod.period,
             ("community__street", "grid_cell"),
             for_assessment=self.filters.for_assessment,
             now=self.now,
         )
+        figures = combine(rows)
+        # Per street office: due and closed on time; per grid cell: reported.
+        streets: dict[int, list[int]] = {}
+        cells: dict[int, int] = {}
+        for row in rows:
+            if row["community__street"] is not None:
+                street = streets.setdefault(row["community__street"], [0, 0])
+                street[0] += row["due"]
+                street[1] += row["closed_on_time"]
+            if row["grid_cell"] is not None:
+                cells[row["grid_cell"]] = cells.get(row["grid_cell"], 0) + row["reported"]
+        return {"figures": figures, "streets": streets, "cells": cells}
 
     @cached_property
     def figures(self) -> dict[str, Any]:
-        figures = combine(self.rows)
-        figures.update(self.patrols(self.dperiod.period))
+        figures = dict(self.current["figures"])
+        figures.update(self.cached("patrols", lambda: self.patrols(self.dperiod.period)))
         return figures
 
     @cached_property
     def previous_figures(self) -> dict[str, Any]:
         """The previous period's figures, for the change of each tile.
 
-        That period is over, so they are cached for a few minutes (per user,
-        scope and period); the current period's figures are always live.
-        Only `overdue` depends on now, and its tile shows no change.
+        That period is over, so they are cached for longer (per user, scope
+        and period) than the current ones. Only `overdue` depends on now, and
+        its tile shows no change.
         """
         key = "dashboard:previous:" + ":".join(
             str(part)
@@ -426,7 +536,7 @@ class Dashboard:
 
     @cached_property
     def weights(self) -> dict[str, int]:
-        return AssessmentWeights.current().as_dict()
+        return dict(self.cached("weights", lambda: AssessmentWeights.current().as_dict()))
 
     def patrols(self, period: Period) -> dict[str, Any]:
         from liaisons.models import ScheduledPatrol
@@ -473,7 +583,8 @@ class Dashboard:
         """Cases reported in the period per (day, category, source): the trend, category and source charts.
 
         Categories are the main ones, or the subcategories of the category
-        chosen; cases without a category have none.
+        chosen; cases without a category have none. One query for the three
+        charts, cached.
         """
         group = F("category_id") if self.filters.category else Coalesce("category__parent_id", "category_id")
         rows = (
@@ -484,15 +595,12 @@ class Dashboard:
             .annotate(n=Count("pk"))
             .values_list("day", "group", "source", "n")
         )
-        return list(rows)
+        return [tuple(row) for row in self.cached("reported", lambda: list(rows))]
 
     @cached_property
-    def trend(self) -> list[dict[str, Any]]:
-        """Reported and closed per day."""
-        reported: dict[date, int] = {}
-        for day, _group, _source, n in self.reported:
-            reported[day] = reported.get(day, 0) + n
-        closed = dict(
+    def closed(self) -> dict[date, int]:
+        """Cases closed in the period per day (cached)."""
+        rows = (
             cases_matching(self.counted, "closed", self.dperiod.period, now=self.now)
             .order_by()
             .annotate(day=TruncDate("closed_at"))
@@ -500,6 +608,15 @@ class Dashboard:
             .annotate(n=Count("pk"))
             .values_list("day", "n")
         )
+        return dict(self.cached("closed", lambda: dict(rows)))
+
+    @cached_property
+    def trend(self) -> list[dict[str, Any]]:
+        """Reported and closed per day."""
+        reported: dict[date, int] = {}
+        for day, _group, _source, n in self.reported:
+            reported[day] = reported.get(day, 0) + n
+        closed = self.closed
         today = timezone.localdate(self.now)
         # Up to 62 links that differ only in the day: built once per figure, the day put in after.
         reported_url, closed_url = self.day_url("reported"), self.day_url("closed")
@@ -555,25 +672,20 @@ class Dashboard:
     @cached_property
     def streets(self) -> list[dict[str, Any]]:
         """On-time closure rate (closed on time ÷ due) per street office, best first."""
-        counts: dict[int, dict[str, int]] = {}
-        for row in self.rows:
-            if row["community__street"] is not None:
-                street = counts.setdefault(row["community__street"], {"due": 0, "closed_on_time": 0})
-                street["due"] += row["due"]
-                street["closed_on_time"] += row["closed_on_time"]
+        counts: dict[int, list[int]] = self.current["streets"]
         names = dict(Street.objects.filter(pk__in=list(counts)).values_list("pk", "name"))
         result: list[dict[str, Any]] = [
             {
                 "id": pk,
                 "name": names.get(pk, "?"),
-                "due": row["due"],
-                "closed_on_time": row["closed_on_time"],
-                "rate": row["closed_on_time"] / row["due"],
+                "due": due,
+                "closed_on_time": on_time,
+                "rate": on_time / due,
                 "url": self.url("closed_on_time", street=pk),
                 "due_url": self.url("due", street=pk),
             }
-            for pk, row in counts.items()
-            if row["due"]
+            for pk, (due, on_time) in counts.items()
+            if due
         ]
         result.sort(key=lambda r: (-r["rate"], -r["due"], r["name"]))
         return result
@@ -581,10 +693,7 @@ class Dashboard:
     @cached_property
     def grid_cells(self) -> list[dict[str, Any]]:
         """Cases reported per grid cell in scope (every cell, with or without cases)."""
-        counts: dict[int, int] = {}
-        for row in self.rows:
-            if row["grid_cell"] is not None:
-                counts[row["grid_cell"]] = counts.get(row["grid_cell"], 0) + row["reported"]
+        counts: dict[int, int] = self.current["cells"]
         cells = (
             restrict(GridCell.objects.filter(is_active=True), self.user)
             .filter(self.filters.community_q())
@@ -639,6 +748,11 @@ class Dashboard:
             .order_by(F("deadline").asc(nulls_last=True), "-escalation_level", "pk")
             .values_list("pk", flat=True)
         )
+
+    @property
+    def attention_ids(self) -> AttentionIds:
+        """`attention` to paginate, its count and each page's ids cached like the figures."""
+        return AttentionIds(self)
 
     def attention_cases(self, ids: Any) -> list[Case]:
         ids = list(ids)

@@ -293,5 +293,26 @@ def attachment_hidden(case: Case, *, actor: Any, attachment: CaseAttachment) -> 
     )
 
 
-def recategorised(case: Case, *, actor: Any, reason: str, changes: dict[str, list[str]]) -> CaseEvent:
-    return _create(case, CaseAction.RECATEGORISED, actor=actor, note=reason, data={"changes": changes})
+def attachment_unhidden(case: Case, *, actor: Any, attachment: CaseAttachment, reason: str) -> CaseEvent:
+    return _create(
+        case,
+        CaseAction.ATTACHMENT_UNHIDDEN,
+        actor=actor,
+        note=reason,
+        data={"attachment": attachment.pk, "kind": attachment.kind},
+    )
+
+
+def recategorised(
+    case: Case,
+    *,
+    actor: Any,
+    reason: str,
+    changes: dict[str, list[str]],
+    deadlines: dict[str, list[str | None]] | None = None,
+) -> CaseEvent:
+    """`changes` as shown in the timeline; `deadlines`: {"deadline"/"due_at": [old, new]} in ISO 8601."""
+    data: dict[str, Any] = {"changes": changes}
+    if deadlines:
+        data["deadlines"] = deadlines
+    return _create(case, CaseAction.RECATEGORISED, actor=actor, note=reason, data=data)

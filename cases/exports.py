@@ -8,7 +8,9 @@ settings.EXPORT_SYNC_MAX_ROWS rows stream in the response; larger exports
 become an ExportJob that a Celery task writes to the default storage
 (cases.tasks.run_export_job), and whose file the beat job
 `purge_expired_exports` deletes after settings.EXPORT_RETENTION_DAYS days.
-Every export is audited.
+A job whose task never reached the broker is queued again by the beat job
+`requeue_pending_exports`. Every export is audited, and so is every
+download of a job's file.
 """
 
 from __future__ import annotations
@@ -245,9 +247,58 @@ def export_job_create(*, owner: Any, list_key: str, querystring: str, fmt: str) 
         contact=shows_contact(owner),
     )
     from cases.tasks import run_export_job
+    from chengguan.messaging import enqueue_on_commit
 
-    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    # A broker outage leaves the job pending for the requeue-pending-exports job.
+    enqueue_on_commit(run_export_job, job.pk)
     return job
+
+
+def export_jobs_requeue(*, older_than: timedelta = timedelta(minutes=10), batch_size: int = 200) -> int:
+    """Beat sweep: enqueue again the exports still pending `older_than` after they were made.
+
+    Their task never reached the broker (it was down when the job was made,
+    chengguan.messaging) or was lost with it. Preconditions: none. Side
+    effects: one `run_export_job` task per job, oldest first, at most
+    `batch_size` per run; stops at the first broker error. A job whose first
+    task is merely still queued may get a second one: the first to run
+    claims the job (pending → running) and the other then finds it finished,
+    or, while it runs, writes the same file again. Returns how many were enqueued.
+    """
+    from cases.tasks import run_export_job
+    from chengguan.messaging import enqueue
+
+    cutoff = clock.now() - older_than
+    ids = list(
+        ExportJob.objects.filter(status=ExportJob.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    enqueued = 0
+    for job_id in ids:
+        if not enqueue(run_export_job, job_id):
+            break
+        enqueued += 1
+    if enqueued:
+        logger.info("export_jobs_requeue: %d pending export(s) enqueued again", enqueued)
+    return enqueued
+
+
+def export_job_download_record(*, job: ExportJob, actor: Any) -> None:
+    """Audit one download of an export's file (the file leaves the system again).
+
+    Preconditions: the actor is the job's owner and the file is ready (the
+    view checks both). Side effects: one `cases.export_downloaded` audit entry.
+    """
+    audit(
+        actor=actor,
+        action="cases.export_downloaded",
+        target=job,
+        list=job.list_key,
+        filters=job.querystring,
+        format=job.format,
+        rows=job.rows_done,
+    )
 
 
 def _claim(job_id: int) -> ExportJob | None:

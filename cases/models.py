@@ -158,8 +158,10 @@ class Case(models.Model):
     """One reported problem, from intake to closure (DESIGN §3)."""
 
     number = models.CharField(_("case number"), max_length=32, unique=True)
-    tracking_code = models.CharField(_("tracking code"), max_length=12, unique=True)
-    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    # Unique through Meta.constraints: a unique field would get a second
+    # (LIKE) index too, which no query here uses.
+    tracking_code = models.CharField(_("tracking code"), max_length=12)
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(_("version"), default=1)
 
     status = models.CharField(
@@ -182,6 +184,7 @@ class Case(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,  # the (category, …) index of Meta.indexes serves it
         related_name="cases",
         help_text=_("Empty while the reporter was unsure; the operator classifies it."),
     )
@@ -199,6 +202,7 @@ class Case(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,  # the (district, …) index of Meta.indexes serves it
         related_name="cases",
     )
     community = models.ForeignKey(
@@ -207,6 +211,7 @@ class Case(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,  # the (community, …) index of Meta.indexes serves it
         related_name="cases",
     )
     grid_cell = models.ForeignKey(
@@ -237,7 +242,7 @@ class Case(models.Model):
         related_name="reported_cases",
     )
     reporter_name = models.CharField(_("reporter name"), max_length=64, blank=True)
-    reporter_phone = models.CharField(_("reporter phone"), max_length=32, blank=True, db_index=True)
+    reporter_phone = models.CharField(_("reporter phone"), max_length=32, blank=True)
     is_anonymous = models.BooleanField(
         _("anonymous to the public"),
         default=False,
@@ -261,6 +266,7 @@ class Case(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,  # the (handling_unit, …) index of Meta.indexes serves it
         related_name="cases",
     )
     assignee = models.ForeignKey(
@@ -269,6 +275,7 @@ class Case(models.Model):
         null=True,
         blank=True,
         on_delete=models.PROTECT,
+        db_index=False,  # the (assignee, …) index of Meta.indexes serves it
         related_name="assigned_cases",
     )
     merged_into = models.ForeignKey(
@@ -384,6 +391,13 @@ class Case(models.Model):
             ),
             ("forget_reporter", _("Remove a reporter's personal data on request")),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["tracking_code"], name="case_tracking_code_unique"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="case_idempotency_key_unique"),
+        ]
+        # Every index is paid for by every insert and by each update that changes its
+        # columns: the single-column foreign-key indexes that a composite below starts
+        # with are left out (db_index=False on the field).
         indexes = [
             models.Index(fields=["status", "deadline"]),
             models.Index(fields=["district", "status"]),
@@ -410,6 +424,10 @@ class Case(models.Model):
             # Worklists in their order at a million cases (issue #9, migration 0022): the
             # intake inbox (status reported, oldest first) and the case list filtered by status;
             models.Index(fields=["status", "reported_at", "id"], name="case_status_reported_at"),
+            # Phone look-ups: equality and prefix in one index (LIKE 'prefix%' needs the opclass).
+            models.Index(
+                fields=["reporter_phone"], name="case_reporter_phone", opclasses=["varchar_pattern_ops"]
+            ),
             # the overdue and escalated queues (open, by deadline). Deliberately no
             # index on the columns escalation writes (escalated_at, escalation_level…):
             # its bulk updates then stay in-page (HOT) and skip every index.

@@ -55,6 +55,15 @@ def pending_parking(case: Case) -> Any:
     )
 
 
+def pending_extension(case: Case) -> Any:
+    """The case's extension request waiting for a supervisor, if any."""
+    from cases.choices import ExtensionStatus
+
+    return (
+        case.extension_requests.filter(status=ExtensionStatus.PENDING).select_related("requested_by").first()
+    )
+
+
 def users_overseeing(district: District | None, role: str) -> QuerySet[Any]:
     """Active users of a role whose scope covers the district (or the whole city)."""
     city_wide = Q(user_permissions__codename="oversee_city") | Q(groups__permissions__codename="oversee_city")
@@ -137,6 +146,75 @@ def open_cases_near(
             near.append(case)
     near.sort(key=lambda c: c.distance_m)  # type: ignore[attr-defined]
     return near[:limit]
+
+
+# Reports without a point: compared by their words (the intake desk's duplicate hint).
+ALIKE_CANDIDATES = 100
+ALIKE_MIN_SCORE = 0.5
+
+
+def _bigrams(text: str) -> frozenset[str]:
+    chars = "".join(ch for ch in (text or "").lower() if ch.isalnum())
+    return frozenset(chars[i : i + 2] for i in range(len(chars) - 1))
+
+
+def text_similarity(a: str, b: str) -> float:
+    """How alike two short texts are: the Dice coefficient of their character pairs, 0 to 1.
+
+    Character pairs rather than words, as Chinese addresses and descriptions
+    have no spaces; punctuation and spacing are ignored.
+    """
+    x, y = _bigrams(a), _bigrams(b)
+    if not x or not y:
+        return 0.0
+    return 2 * len(x & y) / (len(x) + len(y))
+
+
+def open_cases_alike(
+    *,
+    category: Category | None,
+    community: Community | None,
+    address: str = "",
+    description: str = "",
+    days: int = NEARBY_DAYS,
+    exclude: Case | None = None,
+    limit: int = 5,
+) -> list[Case]:
+    """Open cases of the category in the community whose address or description is like the report's.
+
+    For a report without a point, which open_cases_near cannot place, and
+    which finds the open cases filed without one too. Most alike first; each
+    case carries `similarity` (0 to 1). Bounded: the newest ALIKE_CANDIDATES
+    open cases of the category reported in the community in the last `days`
+    (the category/reported_at index) are compared in Python. Conduct
+    complaints are never offered.
+    """
+    if category is None or community is None or not (address.strip() or description.strip()):
+        return []
+    candidates = (
+        Case.objects.filter(
+            category=category,
+            community=community,
+            status__in=OPEN_STATUSES,
+            merged_into__isnull=True,
+            subject_officer__isnull=True,
+            reported_at__gte=clock.now() - timedelta(days=days),
+        )
+        .select_related("category", "community")
+        .defer("community__boundary")
+        .order_by("-reported_at", "-pk")
+    )
+    if exclude is not None:
+        candidates = candidates.exclude(pk=exclude.pk)
+    alike = []
+    for case in candidates[:ALIKE_CANDIDATES]:
+        score = max(text_similarity(address, case.address), text_similarity(description, case.description))
+        if score >= ALIKE_MIN_SCORE:
+            case.similarity = round(score, 2)  # type: ignore[attr-defined]
+            alike.append(case)
+    # Stable: among equally alike cases the newest stays first.
+    alike.sort(key=lambda c: -c.similarity)  # type: ignore[attr-defined]
+    return alike[:limit]
 
 
 def case_for_tracking(code: str, phone: str | None = None) -> Case | None:

@@ -50,7 +50,7 @@ from cases.choices import (
     VisitChannel,
     VisitStatus,
 )
-from cases.deadlines import apply_stage_deadline, handling_due_at
+from cases.deadlines import apply_stage_deadline, handling_due_at, recompute_deadlines
 from cases.models import (
     Case,
     CaseAttachment,
@@ -72,6 +72,7 @@ from communities.models import Community, District, Facility, HandlingUnit
 from communities.selectors import locate_point
 
 TRACKING_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+TRACKING_CODE_ATTEMPTS = 3
 PHONE_RE = re.compile(r"^\+?[0-9]{7,20}$")
 
 
@@ -228,10 +229,8 @@ def _next_case_number(moment: datetime) -> str:
 
 
 def _new_tracking_code() -> str:
-    while True:
-        code = "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(8))
-        if not Case.objects.filter(tracking_code=code).exists():
-            return code
+    # 32^8 ≈ 10^12 codes: a clash is left to the unique index (case_report draws again).
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(8))
 
 
 def _store_photos(
@@ -301,13 +300,10 @@ def case_report(
     every other source needs the `cases.add_case` role permission.
     Side effects: routes the point to its community and grid cell, numbers
     the case, stores the photos, writes the `report` event. With an
-    idempotency key already used, returns that case and does nothing else.
+    idempotency key already used, returns that case and does nothing else
+    (the unique index finds the repeat: no look-up before the insert).
     A facility (QR service code) supplies the place when none is given.
     """
-    if idempotency_key:
-        existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
     try:
         source = CaseSource(source)
     except ValueError:
@@ -379,35 +375,45 @@ def case_report(
         reported_at=now,
         idempotency_key=idempotency_key or None,
     )
-    try:
-        with transaction.atomic():
-            case.tracking_code = _new_tracking_code()
-            apply_stage_deadline(case, now)
-            # The related rows were just loaded or validated by the caller: no query each to
-            # check they exist (the foreign keys still do). Numbered last, see _next_case_number.
-            case.number = "-"
-            case.full_clean(
-                exclude=REPORT_LOADED_RELATIONS, validate_unique=False, validate_constraints=False
-            )
-            case.number = _next_case_number(now)
-            case.save()
-            stored = _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
-            event = events.reported(case, actor=actor)
-            # Like result photos, report photos belong to their event on the timeline.
-            CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
-            _notify_on_commit(event)
-    except ValidationError as exc:
-        raise InvalidInput(
-            _("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}
-        ) from exc
-    except IntegrityError:
-        # Another request with the same idempotency key won the race.
-        if idempotency_key:
-            existing = Case.objects.filter(idempotency_key=idempotency_key).first()
-            if existing is not None:
-                return existing
-        raise
-    return case
+    for attempt in range(TRACKING_CODE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                _file_report(case, photos, actor=actor, now=now)
+        except ValidationError as exc:
+            raise InvalidInput(
+                _("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}
+            ) from exc
+        except IntegrityError:
+            # The same idempotency key filed by another request (a replay or a double
+            # click that won the race), else a tracking code just taken: draw again.
+            if idempotency_key:
+                existing = Case.objects.filter(idempotency_key=idempotency_key).first()
+                if existing is not None:
+                    return existing
+            if attempt == TRACKING_CODE_ATTEMPTS - 1:
+                raise
+            case.pk = None
+            case._state.adding = True
+        else:
+            return case
+    raise AssertionError("unreachable")
+
+
+def _file_report(case: Case, photos: Sequence[UploadedFile], *, actor: Any, now: datetime) -> None:
+    case.tracking_code = _new_tracking_code()
+    apply_stage_deadline(case, now)
+    # The related rows were just loaded or validated by the caller: no query each to
+    # check they exist (the foreign keys still do). Numbered last, see _next_case_number.
+    case.number = "-"
+    case.full_clean(exclude=REPORT_LOADED_RELATIONS, validate_unique=False, validate_constraints=False)
+    case.number = _next_case_number(now)
+    case.save(force_insert=True)
+    stored = _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
+    event = events.reported(case, actor=actor)
+    # Like result photos, report photos belong to their event on the timeline.
+    if stored:
+        CaseAttachment.objects.filter(pk__in=[a.pk for a in stored]).update(event=event)
+    _notify_on_commit(event)
 
 
 @transaction.atomic
@@ -1175,29 +1181,74 @@ def case_attachment_hide(*, attachment: CaseAttachment, actor: Any, reason: str)
 
 
 @transaction.atomic
+def case_attachment_unhide(
+    *, case: Case, attachment: CaseAttachment, actor: Any, reason: str
+) -> CaseAttachment:
+    """Show a hidden photo to the public again (hidden by mistake, or no longer sensitive).
+
+    Preconditions: operator or supervisor (moderate) with the case in scope
+    (the same roles that hide photos); the photo is one of the case's and is
+    hidden; a reason.
+    Side effects: the photo is marked shown (who hid it, when and why are
+    cleared here and stay in its `attachment_hidden` event); once the
+    transaction commits its file moves back from private to public storage,
+    so the public pages and its media URL serve it again. An
+    `attachment_unhidden` event with the reason; audited.
+    """
+    from cases.attachments import move_to_public
+
+    case = _lock(case, actor, "moderate")
+    locked = CaseAttachment.objects.select_for_update().filter(pk=attachment.pk, case=case).first()
+    if locked is None:
+        raise InvalidInput(_("This case has no such photo."), code="invalid.attachment", field="attachment")
+    attachment = locked
+    if not attachment.is_hidden:
+        raise InvalidInput(_("This photo is not hidden."), code="invalid.not_hidden", field="attachment")
+    reason = _moderation_reason(reason)
+    attachment.is_hidden = False
+    attachment.hidden_reason = ""
+    attachment.hidden_at = None
+    attachment.hidden_by = None
+    attachment.save(update_fields=["is_hidden", "hidden_reason", "hidden_at", "hidden_by"])
+    move_to_public(attachment)
+    _touch(case)
+    events.attachment_unhidden(case, actor=actor, attachment=attachment, reason=reason)
+    audit(
+        actor=actor, action="case.attachment_unhidden", target=case, attachment=attachment.pk, reason=reason
+    )
+    return attachment
+
+
+@transaction.atomic
 def case_recategorise(
     *,
     case: Case,
     actor: Any,
     reason: str,
     category: Category | None = None,
+    urgency: Urgency | str | None = None,
     community: Community | None = None,
     address: str | None = None,
     expected_version: int | None = None,
 ) -> Case:
-    """Correct a case's category, community or address after intake.
+    """Correct a case's category, urgency, community or address after intake.
 
     Preconditions: operator or supervisor (moderate) in scope; a reason; an
-    active category; a community inside the actor's scope; something
-    actually changes.
+    active category; a known urgency; a community inside the actor's scope;
+    something actually changes.
     Side effects: the fields corrected (a new community also sets its
-    district and drops a grid cell of another community); deadlines stay as
-    they are; a `recategorised` event with the old and new values; audited.
+    district and drops a grid cell of another community). A new category or
+    urgency recounts the open case's deadlines with the new time limits
+    (cases.deadlines.recompute_deadlines: the current stage's from its
+    start, the handling deadline from its start, parked time and extensions
+    kept). A `recategorised` event with the old and new values, deadlines
+    included; audited.
     """
     case = _lock(case, actor, "moderate", expected_version)
     reason = _moderation_reason(reason)
     fields: dict[str, Any] = {}
     changes: dict[str, list[str]] = {}
+    old_category, old_urgency = case.category, case.urgency
     if category is not None and category.pk != case.category_id:
         if not category.is_active:
             raise InvalidInput(
@@ -1205,6 +1256,14 @@ def case_recategorise(
             )
         changes["category"] = [str(case.category or ""), str(category)]
         fields["category"] = category
+    if urgency is not None and urgency != "":
+        try:
+            urgency = Urgency(urgency)
+        except ValueError:
+            raise InvalidInput(_("Unknown urgency."), code="invalid.urgency", field="urgency") from None
+        if urgency != case.urgency:
+            changes["urgency"] = [str(Urgency(case.urgency).label), str(urgency.label)]
+            fields["urgency"] = urgency
     if community is not None and community.pk != case.community_id:
         if not restrict(Community.objects.filter(pk=community.pk), actor).exists():
             raise InvalidInput(
@@ -1224,10 +1283,31 @@ def case_recategorise(
         raise InvalidInput(_("Nothing was changed."), code="invalid.unchanged")
     for name, value in fields.items():
         setattr(case, name, value)
+    deadlines: dict[str, list[str | None]] = {}
+    if "category" in fields or "urgency" in fields:
+        before = {"deadline": case.deadline, "due_at": case.due_at}
+        for name in recompute_deadlines(case, old_category=old_category, old_urgency=old_urgency):
+            old, new = before[name], getattr(case, name)
+            deadlines[name] = [_iso(old), _iso(new)]
+            fields[name] = new
+        # Shown in the timeline with the other corrections; while the case is
+        # with its handler the stage deadline is the handling deadline.
+        shown = ["deadline"] if case.status in HANDLING_STATUSES else ["deadline", "due_at"]
+        for name in shown:
+            if name in deadlines:
+                changes[name] = [_local_minute(before[name]), _local_minute(getattr(case, name))]
     _touch(case, *fields)
-    events.recategorised(case, actor=actor, reason=reason, changes=changes)
+    events.recategorised(case, actor=actor, reason=reason, changes=changes, deadlines=deadlines)
     audit(actor=actor, action="case.recategorised", target=case, fields=sorted(changes), reason=reason)
     return case
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return timezone.localtime(moment).isoformat() if moment else None
+
+
+def _local_minute(moment: datetime | None) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else ""
 
 
 # --- residents ----------------------------------------------------------------

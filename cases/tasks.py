@@ -83,6 +83,14 @@ def run_export_job(job_id: int) -> str:
 
 
 @shared_task(acks_late=True)
+def requeue_pending_exports() -> int:
+    """Beat job: run the exports whose task never reached the broker (cases.exports)."""
+    from cases.exports import export_jobs_requeue
+
+    return export_jobs_requeue()
+
+
+@shared_task(acks_late=True)
 def purge_expired_exports() -> int:
     from cases.exports import export_files_purge
 

@@ -2,19 +2,22 @@
 
 `/livez` says the process answers; `/healthz` says it can do its work: the
 database runs `SELECT 1`, the Celery broker accepts a connection and the cache
-stores and returns a value. Neither needs a session, a login or a host name
-in ALLOWED_HOSTS (HealthCheckMiddleware answers before those run), and no
-rate limit applies to them.
+stores and returns a value (Redis, when it is the cache, is pinged first: the
+cache itself answers misses while Redis is down). Neither needs a session, a
+login or a host name in ALLOWED_HOSTS (HealthCheckMiddleware answers before
+those run), and no rate limit applies to them.
 """
 
 import logging
 import uuid
 from collections.abc import Callable
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_safe
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +41,9 @@ def check_broker(url: str | None = None) -> None:
 
 
 def check_cache() -> None:
+    if isinstance(caches["default"], RedisCache):
+        # IGNORE_EXCEPTIONS turns every failed call into a miss; ask the server itself.
+        get_redis_connection("default").ping()
     key = f"healthz:{uuid.uuid4().hex}"
     cache.set(key, OK, timeout=10)
     try:

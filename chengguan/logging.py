@@ -9,6 +9,8 @@ the task runs in the worker.
 
 import logging
 import re
+import threading
+import time
 import uuid
 from contextvars import ContextVar, Token
 from typing import Any
@@ -45,6 +47,40 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not getattr(record, "request_id", None):
             record.request_id = request_id.get()
+        return True
+
+
+class CacheOutageFilter(logging.Filter):
+    """One warning per `interval` seconds while the cache is unreachable.
+
+    django-redis logs every cache call it answers as a miss because Redis is
+    down (DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS), at ERROR and with a traceback:
+    a busy site would write thousands a minute. This lets the first record of
+    each interval through as a one-line warning naming the error and how many
+    were left out since the last one, and drops the rest.
+    """
+
+    def __init__(self, interval: float = 60) -> None:
+        super().__init__()
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._next_at = 0.0
+        self._dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_at:
+                self._dropped += 1
+                return False
+            dropped, self._dropped = self._dropped, 0
+            self._next_at = now + self.interval
+        # ConnectionInterrupted reads "Redis ConnectionError: Error 111 connecting to ..."
+        cause = str(record.exc_info[1]) if record.exc_info else record.getMessage()
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        record.msg = "cache unreachable, calls answered as misses: %s (%d more since the last warning)"
+        record.args = (cause, dropped)
+        record.exc_info, record.exc_text = None, None
         return True
 
 

@@ -62,35 +62,88 @@ _SCOPE_ATTR = "_chengguan_scope"
 
 
 def scope_for(user: Any) -> Scope:
+    """The user's scope, computed once per user object (i.e. per request) in one query."""
     if user is None or not user.is_authenticated or not user.is_active:
         return EMPTY_SCOPE
     cached = getattr(user, _SCOPE_ATTR, None)
     if cached is not None:
         return cached
-    from guardian.shortcuts import get_objects_for_user
-
-    from communities.models import Community, District, HandlingUnit
-
-    def ids(perm: str, klass: type[models.Model]) -> frozenset[int]:
-        qs = get_objects_for_user(user, perm, klass=klass, accept_global_perms=False)
-        return frozenset(qs.values_list("pk", flat=True))
-
-    community_ids = ids("communities.work_in_community", Community)
-    placement = list(
-        Community.objects.filter(pk__in=community_ids).values_list("street_id", "street__district_id")
-    )
+    districts, communities, units = set(), set(), set()
+    community_districts, community_streets = set(), set()
+    for kind, pk, street_id, district_id in _scope_rows(user):
+        if kind == _DISTRICT:
+            districts.add(pk)
+        elif kind == _UNIT:
+            units.add(pk)
+        else:
+            communities.add(pk)
+            community_streets.add(street_id)
+            community_districts.add(district_id)
     scope = Scope(
         user_id=user.pk,
         is_superuser=user.is_superuser,
         city_wide=user.is_superuser or user.has_perm("communities.oversee_city"),
-        district_ids=ids("communities.oversee_district", District),
-        community_ids=community_ids,
-        unit_ids=ids("communities.work_for_unit", HandlingUnit),
-        community_district_ids=frozenset(d for _, d in placement),
-        community_street_ids=frozenset(s for s, _ in placement),
+        district_ids=frozenset(districts),
+        community_ids=frozenset(communities),
+        unit_ids=frozenset(units),
+        community_district_ids=frozenset(community_districts),
+        community_street_ids=frozenset(community_streets),
     )
     setattr(user, _SCOPE_ATTR, scope)
     return scope
+
+
+_DISTRICT, _COMMUNITY, _UNIT = 1, 2, 3
+
+
+def _scope_rows(user: Any) -> models.QuerySet[Any]:
+    """(kind, pk, street id, district id) of every district, community and unit the user works in.
+
+    One UNION query instead of one guardian get_objects_for_user per kind
+    plus one for the communities' placement: the rule is guardian's (object
+    permissions of the user or of their groups, global permissions ignored,
+    everything for a superuser), and only objects that exist are returned.
+    """
+    from django.db.models import CharField, IntegerField, Value
+    from django.db.models.functions import Cast
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    from communities.models import Community, District, HandlingUnit
+
+    def granted(model: type[models.Model], codename: str) -> Q:
+        if user.is_superuser:
+            return Q()
+        # Joined by name rather than looked up, so a cold content-type cache costs no query.
+        permission = Q(
+            permission__codename=codename,
+            permission__content_type__app_label=model._meta.app_label,
+            permission__content_type__model=model._meta.model_name,
+        )
+        by_user = UserObjectPermission.objects.filter(permission, user=user).values("object_pk")
+        by_group = GroupObjectPermission.objects.filter(permission, group__user=user).values("object_pk")
+        return Q(pk_text__in=by_user) | Q(pk_text__in=by_group)
+
+    def rows(
+        model: type[models.Model], codename: str, kind: int, street: str | None, district: str | None
+    ) -> models.QuerySet[Any]:
+        nothing = Value(None, output_field=IntegerField())
+        return (
+            model._default_manager.annotate(pk_text=Cast("pk", CharField()))
+            .filter(granted(model, codename))
+            .order_by()
+            .annotate(
+                scope_kind=Value(kind, output_field=IntegerField()),
+                street_ref=models.F(street) if street else nothing,
+                district_ref=models.F(district) if district else nothing,
+            )
+            .values_list("scope_kind", "pk", "street_ref", "district_ref")
+        )
+
+    return rows(District, "oversee_district", _DISTRICT, None, None).union(
+        rows(Community, "work_in_community", _COMMUNITY, "street_id", "street__district_id"),
+        rows(HandlingUnit, "work_for_unit", _UNIT, None, None),
+        all=True,
+    )
 
 
 def forget_scope(user: Any) -> None:

@@ -41,16 +41,25 @@ def user_create_staff(
     return user
 
 
+# The object permission that puts a user's work in each kind of area (chengguan.permissions).
+SCOPE_PERMISSIONS: dict[type[Any], str] = {
+    District: "communities.oversee_district",
+    Community: "communities.work_in_community",
+    HandlingUnit: "communities.work_for_unit",
+}
+
+
 @transaction.atomic
 def user_set_scope(
     *, user: Any, target: District | Community | HandlingUnit, grant: bool = True, actor: Any = None
 ) -> None:
-    """Grant (or withdraw) a user's access to a district, community or handling unit."""
-    perm = {
-        District: "communities.oversee_district",
-        Community: "communities.work_in_community",
-        HandlingUnit: "communities.work_for_unit",
-    }[type(target)]
+    """Grant (or withdraw) a user's access to a district, community or handling unit.
+
+    Side effects: the guardian object permission (audited by chengguan.security
+    as auth.object_permission_*), the user's cached scope dropped, and one
+    `scope.granted`/`scope.withdrawn` entry against the area.
+    """
+    perm = SCOPE_PERMISSIONS[type(target)]
     (assign_perm if grant else remove_perm)(perm, user, target)
     forget_scope(user)
     audit(

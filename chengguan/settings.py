@@ -135,11 +135,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache and Celery ---------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # django-redis rather than Django's own RedisCache: with Redis unreachable
+    # every cache call answers as a miss or does nothing (IGNORE_EXCEPTIONS)
+    # instead of raising, so residents still file complaints (the rate limits
+    # fail open, see RATELIMIT_FAIL_OPEN) and staff pages count afresh. The
+    # outage is logged (one warning a minute, chengguan.logging.CacheOutageFilter)
+    # and /healthz pings Redis itself (chengguan.health). The short timeouts
+    # bound what each cache call can cost while Redis does not answer.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="chengguan"),
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
+                "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=1.0),
+            },
         }
     }
     CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
@@ -184,6 +196,8 @@ CELERY_BEAT_SCHEDULE = {
     "retry-hotline-pushes": {"task": "cases.tasks.retry_hotline_pushes", "schedule": 60.0},
     # SMS/email whose delivery task never reached the broker (it was down): chengguan.messaging.
     "deliver-pending-messages": {"task": "cases.tasks.sweep_pending_messages", "schedule": 120.0},
+    # Exports whose run_export_job task never reached the broker (cases.exports).
+    "requeue-pending-exports": {"task": "cases.tasks.requeue_pending_exports", "schedule": 300.0},
     "remind-deadlines": {"task": "cases.tasks.remind_deadlines", "schedule": 600.0},
     "send-daily-digests": {
         "task": "cases.tasks.send_daily_digests",
@@ -259,6 +273,10 @@ SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# Every staff request reads its session: from Redis when there is one, written
+# through to the database, so a Redis restart signs nobody out.
+if REDIS_URL:
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # Brute force (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
 # username from one address, that pair is refused for AXES_COOLOFF_MINUTES.
@@ -375,6 +393,9 @@ BENCH_CEILING_ENABLED = env.bool("BENCH_CEILING_ENABLED", default=False)
 # Behind a reverse proxy, the header carrying the client address, e.g.
 # HTTP_X_REAL_IP (django-ratelimit); unset means REMOTE_ADDR.
 RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default=None)
+# When the cache cannot count (Redis down), let the request through rather
+# than refuse every resident (django-ratelimit fails closed by default).
+RATELIMIT_FAIL_OPEN = True
 CAPTCHA_IMAGE_SIZE = (120, 40)
 CAPTCHA_LENGTH = 4
 # Handlers are reminded this many working hours before a case's deadline (cases.jobs.remind_deadlines).
@@ -396,6 +417,9 @@ MAP_TILE_ATTRIBUTION = env("MAP_TILE_ATTRIBUTION", default="")
 # job whose file is deleted this many days after it was written.
 EXPORT_SYNC_MAX_ROWS = env.int("EXPORT_SYNC_MAX_ROWS", default=10_000)
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
+# The dashboard's figures of the current period are at most this old (its
+# "refresh" link recomputes them); 0 computes them on every request.
+DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=60)
 
 # --- REST API (/api/v1/) and Open311 (/open311/v2/) ----------------------------
 REST_FRAMEWORK = {
@@ -494,7 +518,10 @@ LOG_FORMAT = env("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "chengguan.logging.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "chengguan.logging.RequestIdFilter"},
+        "cache_outage": {"()": "chengguan.logging.CacheOutageFilter", "interval": 60},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
         "json": {
@@ -512,8 +539,13 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-redis logs each cache call it answered as a miss while Redis was down.
+        "django_redis.cache": {"filters": ["cache_outage"]},
+    },
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 # The worker logs through the configuration above instead of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Incoming X-Request-ID values are kept when they look like an id, else replaced.

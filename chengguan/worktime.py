@@ -19,13 +19,12 @@ from functools import cache
 
 import chinese_calendar
 from django.conf import settings
-from django.core.cache import cache as django_cache
-from django.db import transaction
 from django.utils import timezone
+
+from chengguan import refdata
 
 logger = logging.getLogger(__name__)
 
-OVERRIDES_CACHE_KEY = "worktime:overrides:v1"
 # No real calendar has a year without working days; stop rather than loop forever.
 MAX_DAYS_SEARCHED = 3 * 366
 
@@ -131,21 +130,19 @@ class WorkCalendar:
         return self.between(start, end) / timedelta(hours=1)
 
 
-def load_overrides() -> dict[date, bool]:
+def _load_overrides() -> dict[date, bool]:
     from chengguan.models import CalendarOverride
 
-    overrides = django_cache.get(OVERRIDES_CACHE_KEY)
-    if overrides is None:
-        overrides = dict(CalendarOverride.objects.values_list("date", "is_workday"))
-        django_cache.set(OVERRIDES_CACHE_KEY, overrides, timeout=3600)
-    return overrides
+    return dict(CalendarOverride.objects.values_list("date", "is_workday"))
 
 
-def invalidate_overrides(**kwargs: object) -> None:
-    django_cache.delete(OVERRIDES_CACHE_KEY)
-    # Until the change commits, other processes still read the old rows and may
-    # cache them again; drop the key once more when it is visible to them.
-    transaction.on_commit(lambda: django_cache.delete(OVERRIDES_CACHE_KEY))
+# Every deadline reads them; an admin's edit is in force within a second
+# everywhere (chengguan.refdata).
+OVERRIDES = refdata.Snapshot("calendar overrides", _load_overrides)
+
+
+def load_overrides() -> dict[date, bool]:
+    return OVERRIDES.get()
 
 
 def get_calendar() -> WorkCalendar:

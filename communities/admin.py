@@ -12,16 +12,19 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from guardian.admin import GuardedModelAdmin, GuardedModelAdminMixin
+from guardian.admin import GuardedModelAdminMixin
+from guardian.shortcuts import assign_perm, remove_perm
 
 from chengguan import clock
 from chengguan.audit import audit
 from chengguan.errors import InvalidInput
+from chengguan.services import SCOPE_PERMISSIONS, user_set_scope
 from communities.models import (
     Area,
     Community,
@@ -109,8 +112,48 @@ class AreaAdmin(admin.ModelAdmin):
         return obj.min_lat is not None
 
 
+class ScopeAdminMixin(GuardedModelAdminMixin):
+    """django-guardian's object-permission pages, with scope changes made through the service.
+
+    Ticking or unticking the scope permission of the object (`oversee_district`,
+    `work_in_community`, `work_for_unit`) for a user calls user_set_scope, so
+    the change is audited as `scope.granted`/`scope.withdrawn` against the area,
+    with the admin as actor, exactly as when made anywhere else. Other object
+    permissions, and group permissions, go through guardian; the receivers in
+    chengguan.security audit those rows. One save is one transaction.
+    """
+
+    def get_obj_perms_manage_user_form(self, request: HttpRequest) -> type[forms.Form]:
+        base: Any = super().get_obj_perms_manage_user_form(request)
+        actor = request.user
+
+        class ScopeUserObjectPermissionsForm(base):  # type: ignore[misc,valid-type]
+            def save_obj_perms(self) -> None:
+                chosen = set(self.cleaned_data[self.get_obj_perms_field_name()])
+                offered = {choice[0] for choice in self.get_obj_perms_field_choices()}
+                held = set(self.get_obj_perms_field_initial())
+                scope_codename = SCOPE_PERMISSIONS[type(self.obj)].split(".")[1]
+                with transaction.atomic():
+                    for codename in sorted((offered - chosen) & held):
+                        self._change(codename, grant=False, scope_codename=scope_codename)
+                    for codename in sorted(chosen - held):
+                        self._change(codename, grant=True, scope_codename=scope_codename)
+
+            def _change(self, codename: str, *, grant: bool, scope_codename: str) -> None:
+                if codename == scope_codename:
+                    user_set_scope(user=self.user, target=self.obj, grant=grant, actor=actor)
+                else:
+                    (assign_perm if grant else remove_perm)(codename, self.user, self.obj)
+
+        return ScopeUserObjectPermissionsForm
+
+    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: Any, group_id: Any) -> HttpResponse:
+        with transaction.atomic():
+            return super().obj_perms_manage_group_view(request, object_pk, group_id)  # type: ignore[no-any-return]
+
+
 @admin.register(District)
-class DistrictAdmin(GuardedModelAdminMixin, AreaAdmin):  # type: ignore[misc]
+class DistrictAdmin(ScopeAdminMixin, AreaAdmin):  # type: ignore[misc]
     extra_fields = ["city", "complaint_phone"]
     list_display = ["code", "name", "city", "complaint_phone", "has_boundary", "is_active"]
     list_filter = ["city", "is_active"]
@@ -125,7 +168,7 @@ class StreetAdmin(AreaAdmin):
 
 
 @admin.register(Community)
-class CommunityAdmin(GuardedModelAdminMixin, AreaAdmin):  # type: ignore[misc]
+class CommunityAdmin(ScopeAdminMixin, AreaAdmin):  # type: ignore[misc]
     parent_fields = ["street"]
     extra_fields = ["kind", "address", "phone"]
     list_display = ["code", "name", "kind", "street", "district", "phone", "has_boundary", "is_active"]
@@ -149,7 +192,7 @@ class GridCellAdmin(AreaAdmin):
 
 
 @admin.register(HandlingUnit)
-class HandlingUnitAdmin(GuardedModelAdmin):
+class HandlingUnitAdmin(ScopeAdminMixin, admin.ModelAdmin):  # type: ignore[misc]
     list_display = ["code", "name", "kind", "district", "contact_phone", "is_active"]
     list_filter = ["kind", "district", "is_active"]
     list_select_related = ["district"]

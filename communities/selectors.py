@@ -5,9 +5,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from shapely.geometry import Point, shape
+from shapely.prepared import PreparedGeometry, prep
 
-from communities.geometry import covers
-from communities.models import Area, Community, District, Facility, GridCell
+from chengguan import refdata
+from communities.models import Community, District, Facility, GridCell
 
 
 @dataclass(frozen=True)
@@ -17,21 +19,66 @@ class Place:
     grid_cell: GridCell | None
 
 
-def _first_covering(queryset: QuerySet, lat: float, lng: float):  # type: ignore[no-untyped-def]
-    # The bounding box narrows the candidates in SQL; shapely decides.
-    for area in queryset.filter(Area.bbox_contains(lat, lng), is_active=True, boundary__isnull=False):
-        if covers(area.boundary, lat, lng):
-            return area
-    return None
+@dataclass(frozen=True)
+class _Outline:
+    """An area with its boundary ready for point tests."""
+
+    area: Any
+    min_lat: float
+    min_lng: float
+    max_lat: float
+    max_lng: float
+    shape: PreparedGeometry
+
+    def covers(self, lat: float, lng: float) -> bool:
+        # The bounding box rules out nearly every area before shapely is asked.
+        return (
+            self.min_lat <= lat <= self.max_lat
+            and self.min_lng <= lng <= self.max_lng
+            and self.shape.covers(Point(lng, lat))
+        )
+
+
+@dataclass(frozen=True)
+class _Map:
+    districts: list[_Outline]
+    communities: list[_Outline]
+    cells: dict[int, list[_Outline]]
+
+
+def _outlines(queryset: QuerySet) -> list[_Outline]:
+    return [
+        _Outline(area, area.min_lat, area.min_lng, area.max_lat, area.max_lng, prep(shape(area.boundary)))
+        for area in queryset.filter(is_active=True, boundary__isnull=False, min_lat__isnull=False)
+    ]
+
+
+def _load_map() -> _Map:
+    cells: dict[int, list[_Outline]] = {}
+    for outline in _outlines(GridCell.objects.all()):
+        cells.setdefault(outline.area.community_id, []).append(outline)
+    return _Map(
+        districts=_outlines(District.objects.all()),
+        communities=_outlines(Community.objects.select_related("street__district")),
+        cells=cells,
+    )
+
+
+# Every report is routed; the boundaries change a few times a year (chengguan.refdata).
+AREA_MAP = refdata.Snapshot("area boundaries", _load_map)
+
+
+def _first_covering(outlines: list[_Outline], lat: float, lng: float) -> Any:
+    return next((outline.area for outline in outlines if outline.covers(lat, lng)), None)
 
 
 def locate_point(lat: float, lng: float) -> Place:
     """The community and grid cell containing a WGS-84 point (edges count as inside)."""
-    community = _first_covering(Community.objects.select_related("street__district"), lat, lng)
+    areas = AREA_MAP.get()
+    community = _first_covering(areas.communities, lat, lng)
     if community is None:
-        district = _first_covering(District.objects.all(), lat, lng)
-        return Place(district=district, community=None, grid_cell=None)
-    grid_cell = _first_covering(GridCell.objects.filter(community=community), lat, lng)
+        return Place(district=_first_covering(areas.districts, lat, lng), community=None, grid_cell=None)
+    grid_cell = _first_covering(areas.cells.get(community.pk, []), lat, lng)
     return Place(district=community.street.district, community=community, grid_cell=grid_cell)
 
 

@@ -84,6 +84,7 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 def _isolated_media_and_cache(settings, tmp_path):  # type: ignore[no-untyped-def]
     from django.core.cache import cache
 
+    from chengguan import refdata
     from chengguan.celery import app as celery_app
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -100,6 +101,8 @@ def _isolated_media_and_cache(settings, tmp_path):  # type: ignore[no-untyped-de
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     celery_app.conf.task_always_eager = True
     cache.clear()
+    # Snapshots of reference data a previous test loaded (its rows may be gone).
+    refdata.clear()
     yield
 
 

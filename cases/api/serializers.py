@@ -446,6 +446,13 @@ class ModerateTextSerializer(VersionedActionSerializer):
 
 class RecategoriseSerializer(VersionedActionSerializer):
     category = category_field(required=False)
+    urgency = serializers.ChoiceField(
+        choices=Urgency.choices,
+        required=False,
+        help_text=_(
+            "The corrected urgency; left out: unchanged. A new category or urgency recounts the deadlines."
+        ),
+    )
     community = RestrictedRelatedField(
         queryset=Community.objects.all(), required=False, help_text=_("Community id.")
     )
@@ -479,6 +486,30 @@ class HidePhotoSerializer(VersionedActionSerializer):
     )
     reason = serializers.CharField(
         max_length=1000, help_text=_("Why it is hidden, e.g. faces or number plates can be recognised.")
+    )
+
+
+class HiddenPhotoField(serializers.PrimaryKeyRelatedField):
+    """The id of a photo of the case in the context that is hidden from the public."""
+
+    default_error_messages = {
+        "does_not_exist": _("This case has no hidden photo with id {pk_value}."),
+    }
+
+    def get_queryset(self) -> Any:
+        case = self.context.get("case")
+        if case is None:
+            return CaseAttachment.objects.none()
+        return CaseAttachment.objects.filter(case=case, is_hidden=True)
+
+
+class UnhidePhotoSerializer(VersionedActionSerializer):
+    attachment = HiddenPhotoField(
+        queryset=CaseAttachment.objects.all(),
+        help_text=_("Id of the hidden photo to show again (see the case's `attachments`)."),
+    )
+    reason = serializers.CharField(
+        max_length=1000, help_text=_("Why it is shown again, e.g. it was hidden by mistake.")
     )
 
 

@@ -1,10 +1,11 @@
 """Case viewsets: reads through the gate, every workflow verb a POST action.
 
-Each action validates its input with a small serializer and calls exactly
-the service the staff pages call (cases.services), which checks the
-action's permission under a row lock; the response is the case as it is
-afterwards. `version` in the input is the version the client saw: a case
-changed in between fails with 409 `stale_object`.
+Each action validates its input with a small serializer and runs its verb
+of cases.verbs, the one table of the workflow the desk reads too: exactly
+one service, which checks the action's permission under a row lock; the
+response is the case as it is afterwards. `version` in the input is the
+version the client saw: a case changed in between fails with 409
+`stale_object`.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from cases import services
 from cases.api import serializers as s
-from cases.api.verbs import VERBS, Verb
+from cases.api.verbs import VERBS, ApiVerb
 from cases.assessment import two_way_rating_submit
 from cases.choices import PUBLIC_SOURCES, CaseSource, ExtensionStatus, ParkingRequestStatus
 from cases.filtersets import (
@@ -123,15 +124,15 @@ def with_history(cases: QuerySet[Case]) -> QuerySet[Case]:
 def with_workflow_verbs(viewset: type[CaseViewSet]) -> type[CaseViewSet]:
     """Add one POST action per row of the verb table (cases.api.verbs) to the case viewset."""
     for verb in VERBS:
-        setattr(viewset, verb.name, _verb_action(verb))
+        setattr(viewset, verb.method, _verb_action(verb))
     return viewset
 
 
-def _verb_action(verb: Verb) -> Any:
+def _verb_action(verb: ApiVerb) -> Any:
     def act(self: CaseViewSet, request: Request, number: str | None = None) -> Response:
         return self.act(request, verb)
 
-    act.__name__ = act.__qualname__ = verb.name
+    act.__name__ = act.__qualname__ = verb.method
     act.__doc__ = verb.summary
     # extend_schema must wrap the action, not the other way round.
     routed = action(detail=True, methods=["post"], url_path=verb.path)(act)
@@ -230,10 +231,10 @@ class CaseViewSet(
             s.CaseDetailSerializer(visible, context=self.get_serializer_context()).data, status=code
         )
 
-    def act(self, request: Request, verb: Verb) -> Response:
+    def act(self, request: Request, verb: ApiVerb) -> Response:
         """One workflow verb: scope (404), the verb's permission (403), input (400), service (409…)."""
         case = self.get_object()
-        if not can(request.user, verb.gate_for(case.status), case):
+        if not can(request.user, verb.verb.gate_for(case.status), case):
             raise ActionNotPermitted()
         given = verb.input(data=request.data, context={**self.get_serializer_context(), "case": case})
         given.is_valid(raise_exception=True)

@@ -1,9 +1,11 @@
 """Forms of the casework desk: one small form per case action, plus bulk dispatch.
 
 The forms only shape input (types, required fields, choices offered); every
-rule about the case itself is the service's, which the view calls with the
-cleaned data. Each action form carries the case's `version` so that a form
-filled in on a page that has since gone stale is refused (StaleObject).
+rule about the case itself is the service's. `verb_input()` turns the
+cleaned data into the input of the action's verb (cases.verbs), named as the
+service and the API name it. Each action form carries the case's `version`
+so that a form filled in on a page that has since gone stale is refused
+(StaleObject).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermission
 
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
-from cases.choices import ReplyPurpose
+from cases.choices import ReplyPurpose, Urgency
 from cases.filtersets import DateInput
-from cases.models import Case, CaseAttachment, Category, ExtensionRequest, ParkingRequest, ReplyTemplate
-from cases.selectors import pending_parking, reply_templates_for
+from cases.models import Case, CaseAttachment, Category, ReplyTemplate
+from cases.selectors import reply_templates_for
+from cases.verbs import pending_extension_of, pending_parking_of
 from chengguan import clock
 from chengguan.permissions import restrict, scope_for
 from chengguan.roles import Role
@@ -169,19 +172,11 @@ class CaseActionForm(forms.Form):
     reply_field: str | None = None
     reply_purpose: str = ReplyPurpose.INTERNAL
 
-    def __init__(
-        self,
-        *args: Any,
-        case: Case,
-        user: Any,
-        pending: ExtensionRequest | None = None,
-        action: str = "",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *args: Any, case: Case, user: Any, action: str = "", **kwargs: Any) -> None:
         kwargs.setdefault("auto_id", f"id_{action or 'action'}_%s")
         kwargs.setdefault("initial", {}).setdefault("expected_version", case.version)
         super().__init__(*args, **kwargs)
-        self.case, self.user, self.pending = case, user, pending
+        self.case, self.user = case, user
         self.keep_open = False
         if self.reply_field and self.reply_field in self.fields:
             self._add_reply_templates(action)
@@ -215,6 +210,15 @@ class CaseActionForm(forms.Form):
     @property
     def offers_templates(self) -> bool:
         return "reply_template" in self.fields
+
+    def verb_input(self) -> dict[str, Any]:
+        """The cleaned data as the verb's input: by default every field but the
+        version and the template picker, under its own name."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name not in ("expected_version", "reply_template")
+        }
 
 
 class DispatchForm(CaseActionForm):
@@ -282,14 +286,24 @@ class OptionalNoteForm(CaseActionForm):
     reply_field = "note"
 
 
-class PublicNoteForm(OptionalNoteForm):
-    """A note the reporter reads (e.g. on closing the case)."""
+class PassForm(OptionalNoteForm):
+    """Verification passed: the case closes, with a note the reporter reads."""
 
     reply_purpose = ReplyPurpose.PUBLIC
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].help_text = _("Shown to the reporter on the tracking page.")
+
+    def verb_input(self) -> dict[str, Any]:
+        return {"passed": True, "note": self.cleaned_data["note"]}
+
+
+class ReworkForm(ReasonForm):
+    """Verification failed: the case goes back to its handler; the reason is the note."""
+
+    def verb_input(self) -> dict[str, Any]:
+        return {"passed": False, "note": self.cleaned_data["reason"]}
 
 
 class RequiredNoteForm(CaseActionForm):
@@ -329,8 +343,11 @@ class RequestExtensionForm(CaseActionForm):
             raise forms.ValidationError(_("Choose a day after today."))
         return day
 
-    def requested_due_at(self) -> datetime:
-        return end_of_working_day(self.cleaned_data["due_date"])
+    def verb_input(self) -> dict[str, Any]:
+        return {
+            "requested_due_at": end_of_working_day(self.cleaned_data["due_date"]),
+            "reason": self.cleaned_data["reason"],
+        }
 
 
 class DecideExtensionForm(CaseActionForm):
@@ -347,6 +364,7 @@ class DecideExtensionForm(CaseActionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].help_text = _("Required when refusing: the handler reads it.")
+        self.pending = pending_extension_of(self.case)
         if self.pending is not None:
             self.fields["request"].initial = self.pending.pk
 
@@ -360,6 +378,10 @@ class DecideExtensionForm(CaseActionForm):
         if data.get("decision") == self.REFUSE and not data.get("note"):
             self.add_error("note", _("Say why the extension is refused."))
         return data
+
+    def verb_input(self) -> dict[str, Any]:
+        # The request decided is the pending one, the one this form was shown for.
+        return {"approve": self.cleaned_data["decision"] == self.APPROVE, "note": self.cleaned_data["note"]}
 
 
 # --- parking (挂账) requests ------------------------------------------------------
@@ -397,7 +419,7 @@ class DecideParkingForm(CaseActionForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].help_text = _("Required when refusing: the requester reads it.")
-        self.parking: ParkingRequest | None = pending_parking_of(self.case)
+        self.parking = pending_parking_of(self.case)
         if self.parking is not None:
             self.fields["request"].initial = self.parking.pk
 
@@ -412,12 +434,9 @@ class DecideParkingForm(CaseActionForm):
             self.add_error("note", _("Say why parking is refused."))
         return data
 
-
-def pending_parking_of(case: Case) -> ParkingRequest | None:
-    """The case's pending parking request, read once per case object."""
-    if not hasattr(case, "_pending_parking"):
-        case._pending_parking = pending_parking(case)  # type: ignore[attr-defined]
-    return cast(ParkingRequest | None, case._pending_parking)  # type: ignore[attr-defined]
+    def verb_input(self) -> dict[str, Any]:
+        # The request decided is the pending one, the one this form was shown for.
+        return {"approve": self.cleaned_data["decision"] == self.APPROVE, "note": self.cleaned_data["note"]}
 
 
 # --- moderation -----------------------------------------------------------------
@@ -439,6 +458,12 @@ class ModerateTextForm(CaseActionForm):
 
 class RecategoriseForm(CaseActionForm):
     category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.none(), required=False)
+    urgency = forms.ChoiceField(
+        label=_("Urgency"),
+        choices=Urgency.choices,
+        required=False,
+        help_text=_("A new category or urgency recounts the deadlines with its time limits."),
+    )
     community = forms.ModelChoiceField(
         label=_("Community"), queryset=Community.objects.none(), required=False
     )
@@ -452,11 +477,17 @@ class RecategoriseForm(CaseActionForm):
             "parent"
         )
         category.initial = self.case.category_id
+        self.fields["urgency"].initial = self.case.urgency
         community = cast(forms.ModelChoiceField, self.fields["community"])
-        community.queryset = restrict(Community.objects.all(), self.user).order_by("name")
+        # The boundaries are large and a <select> needs none.
+        community.queryset = restrict(Community.objects.defer("boundary"), self.user).order_by("name")
         community.initial = self.case.community_id
         self.fields["address"].initial = self.case.address
         self.fields["reason"].help_text = REASON_HELP
+
+    def verb_input(self) -> dict[str, Any]:
+        # "No choice" leaves the urgency as it is.
+        return {**super().verb_input(), "urgency": self.cleaned_data["urgency"] or None}
 
 
 class HidePhotoForm(CaseActionForm):
@@ -475,6 +506,24 @@ class HidePhotoForm(CaseActionForm):
 
 def visible_photos(case: Case) -> QuerySet[CaseAttachment]:
     return case.attachments.filter(is_hidden=False).order_by("created_at", "id")
+
+
+class UnhidePhotoForm(CaseActionForm):
+    attachment = forms.ModelChoiceField(
+        label=_("Photo"), queryset=CaseAttachment.objects.none(), widget=forms.RadioSelect, empty_label=None
+    )
+    reason = _text(_("Why show it again"), required=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        photos = cast(forms.ModelChoiceField, self.fields["attachment"])
+        photos.queryset = hidden_photos(self.case)
+        photos.label_from_instance = lambda obj: f"#{obj.pk} · {obj.get_kind_display()}"  # type: ignore[method-assign]
+        self.fields["reason"].help_text = _("E.g. hidden by mistake, or nobody can be recognised. Required.")
+
+
+def hidden_photos(case: Case) -> QuerySet[CaseAttachment]:
+    return case.attachments.filter(is_hidden=True).order_by("created_at", "id")
 
 
 # --- bulk dispatch ------------------------------------------------------------------

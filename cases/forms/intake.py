@@ -333,6 +333,9 @@ class DuplicateQueryForm(forms.Form):
     lat = forms.FloatField(required=False, min_value=-90, max_value=90)
     lng = forms.FloatField(required=False, min_value=-180, max_value=180)
     reporter_phone = forms.CharField(required=False, max_length=32)
+    # Compared with open cases' when the report has no point (cases.selectors.open_cases_alike).
+    address = forms.CharField(required=False)
+    description = forms.CharField(required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -343,6 +346,10 @@ class DuplicateQueryForm(forms.Form):
         value = (self.cleaned_data.get("reporter_phone") or "").strip()
         # A half-typed number simply finds nothing.
         return value if PHONE_RE.match(value) else ""
+
+    def has_own_point(self) -> bool:
+        data = getattr(self, "cleaned_data", {})
+        return data.get("lat") is not None and data.get("lng") is not None
 
     def point(self) -> tuple[float, float] | None:
         """The reported point, or the community's centre when there is none."""

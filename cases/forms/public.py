@@ -19,13 +19,14 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils.functional import cached_property
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
 from cases.choices import CaseSource, Satisfaction
 from cases.models import Case, Category
 from cases.services import MAX_DESCRIPTION, PHONE_RE, normalise_phone
+from chengguan import refdata
 from chengguan.errors import DomainError
 from communities.models import Community, Facility
 from communities.public import StreetGroup, communities_by_street, public_communities, public_facility
@@ -44,12 +45,27 @@ def _clean_phone(value: str | None) -> str:
     return phone
 
 
-def public_categories() -> list[Category]:
-    """Leaf categories a resident can choose, in the admin's order under their parent's."""
+def _load_public_categories() -> list[Category]:
     return list(
         Category.objects.filter(is_active=True, parent__isnull=False, parent__is_active=True)
         .select_related("parent")
         .order_by("parent__sort_order", "parent__code", "sort_order", "code")
+    )
+
+
+# Read by every complaint form, shown or filed; kept per process (chengguan.refdata).
+PUBLIC_CATEGORIES = refdata.Snapshot("public categories", _load_public_categories)
+
+
+def public_categories() -> list[Category]:
+    """Leaf categories a resident can choose, in the admin's order under their parent's."""
+    return PUBLIC_CATEGORIES.get()
+
+
+def public_category_rules() -> list[CategoryRules]:
+    """The form rules of `public_categories()`, in the active language."""
+    return PUBLIC_CATEGORIES.derive(
+        ("rules", get_language()), lambda categories: [CategoryRules.of(c) for c in categories]
     )
 
 
@@ -204,11 +220,12 @@ class ReportForm(forms.Form):
         self.fields["description"].error_messages["required"] = gettext("Please fill in the %(field)s.") % {
             "field": gettext("description")
         }
-        categories = public_categories()
-        self.category_rules = [CategoryRules.of(category) for category in categories]
+        self.category_rules = public_category_rules()
         self._categories = {str(rules.pk): rules for rules in self.category_rules}
         # clean_category picks the chosen one from these: no second query.
-        self._category_objects = {str(category.pk): category for category in categories}
+        self._category_objects = PUBLIC_CATEGORIES.derive(
+            "by pk", lambda categories: {str(category.pk): category for category in categories}
+        )
         category_field = self.fields["category"]
         assert isinstance(category_field, forms.ChoiceField)
         category_field.choices = [

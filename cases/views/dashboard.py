@@ -53,6 +53,9 @@ def _staff(view: Any) -> Any:
 
 
 def _dashboard(request: HttpRequest) -> tuple[DashboardForm, reads.Dashboard]:
+    """The form and the dashboard asked for; `?fresh=1` recomputes the cached figures (throttled)."""
+    if request.GET.get("fresh"):
+        reads.start_afresh(request.user)
     form = DashboardForm(request.GET, choices=reads.filter_choices(request.user))
     return form, reads.Dashboard(request.user, form.filters(), form.period_choice())
 
@@ -84,10 +87,12 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 @_staff
 def index(request: HttpRequest) -> HttpResponse:
     form, dashboard = _dashboard(request)
-    paginator = Paginator(dashboard.attention, reads.ATTENTION_PER_PAGE)
+    paginator = Paginator(dashboard.attention_ids, reads.ATTENTION_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    query = _query_without(request, "page")
+    # The charts, downloads and pages read the figures just computed: no "fresh" in their links.
+    query = _query_without(request, "page", "fresh")
     map_data = dashboard.geojson()
+    tiles = dashboard.tiles
     return render(
         request,
         "cases/dashboard/index.html",
@@ -95,7 +100,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "form": form,
             "dashboard": dashboard,
             "dperiod": dashboard.dperiod,
-            "tiles": dashboard.tiles,
+            "tiles": tiles,
             "charts": dashboard.chart_data(),
             "map_data": map_data,
             "map_data_script": _json_script(map_data, "dash-map-data"),
@@ -118,6 +123,9 @@ def index(request: HttpRequest) -> HttpResponse:
                 for chart in reads.ASYNC_CHARTS
             },
             "query": query,
+            # After every figure above was read: when the oldest of them was computed.
+            "as_of": dashboard.as_of,
+            "refresh_url": f"?{query}&fresh=1" if query else "?fresh=1",
             "strings": {
                 "lang": request.LANGUAGE_CODE,  # type: ignore[attr-defined]
                 "reported": _("Reports received"),
@@ -169,12 +177,14 @@ def chart_data(request: HttpRequest, chart: str) -> HttpResponse:
         raise Http404
     _form, dashboard = _dashboard(request)
     period = dashboard.dperiod
+    rows = reads.chart_items(dashboard, chart)
     return JsonResponse(
         {
             "chart": chart,
             "first": period.first.isoformat(),
             "last": period.last.isoformat(),
-            "rows": reads.chart_items(dashboard, chart),
+            "rows": rows,
+            "as_of": dashboard.as_of.isoformat(),
         }
     )
 

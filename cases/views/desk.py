@@ -9,8 +9,6 @@ inside the desk's pages) only saves the page reload.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -22,8 +20,9 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from cases.actions import ACTIONS, dispatch_many, pending_extension, perform
+from cases.actions import ACTIONS, DeskAction, dispatch_many, perform
 from cases.forms.desk import BulkDispatchForm
+from cases.models import Case
 from cases.views.lists import list_tools
 from cases.views.staff import case_detail_queryset, render_case_detail
 from cases.worklists import WORKLISTS, annotate_deadlines
@@ -83,8 +82,7 @@ def case_act(request: HttpRequest, number: str, action: str) -> HttpResponse:
     # Outside the user's scope the case does not exist for them: 404.
     case = get_object_or_404(case_detail_queryset(request.user), number=number)
     detail = reverse("cases:detail", args=[case.number])
-    pending = pending_extension(case)
-    if not desk_action.is_available(request.user, case, pending):
+    if not desk_action.is_available(request.user, case):
         messages.error(
             request,
             _("“%(action)s” is not something you can do on this case now. The page shows the case as it is.")
@@ -92,8 +90,8 @@ def case_act(request: HttpRequest, number: str, action: str) -> HttpResponse:
         )
         return redirect(detail)
     if "insert_template" in request.POST:
-        return _insert_template(request, desk_action, case, pending)
-    form = desk_action.form(request.user, case, pending, data=request.POST, files=request.FILES)
+        return _insert_template(request, desk_action, case)
+    form = desk_action.form(request.user, case, data=request.POST, files=request.FILES)
     if form.is_valid():
         try:
             done = perform(desk_action, case=case, actor=request.user, form=form)
@@ -109,7 +107,7 @@ def case_act(request: HttpRequest, number: str, action: str) -> HttpResponse:
     return render_case_detail(request, case, bound=form, bound_slug=desk_action.slug, status=422)
 
 
-def _insert_template(request: HttpRequest, desk_action: Any, case: Any, pending: Any) -> HttpResponse:
+def _insert_template(request: HttpRequest, desk_action: DeskAction, case: Case) -> HttpResponse:
     """The no-JavaScript "Insert" of a reply template: the form comes back,
     unsubmitted, with what the user typed and the template's text added."""
     typed = {
@@ -117,7 +115,7 @@ def _insert_template(request: HttpRequest, desk_action: Any, case: Any, pending:
         for key, value in request.POST.items()
         if key not in ("csrfmiddlewaretoken", "insert_template")
     }
-    form = desk_action.form(request.user, case, pending, initial=typed)
+    form = desk_action.form(request.user, case, initial=typed)
     if not form.insert_template(request.POST.get("reply_template", "")):
         messages.info(request, _("Choose a ready phrase to insert."))
     form.keep_open = True

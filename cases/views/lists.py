@@ -253,6 +253,7 @@ def export_job_download(request: HttpRequest, pk: int) -> FileResponse:
         handle = job.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
+    exports.export_job_download_record(job=job, actor=request.user)
     content_type = (
         exports.CSV_CONTENT_TYPE if job.format == ExportJob.Format.CSV else exports.XLSX_CONTENT_TYPE
     )

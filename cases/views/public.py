@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases import abuse, services
+from cases import abuse, receipts, services
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
 from cases.choices import AttachmentKind, CaseAction, CaseStatus, RejectReason
 from cases.deadlines import stage_limit
@@ -45,13 +45,6 @@ from chengguan.masking import mask_phone
 from chengguan.worktime import get_calendar
 from communities.public import communities_extent, community_boundaries_geojson
 from liaisons.selectors import current_liaison
-
-# Session keys: the codes this browser just filed (the confirmation page is
-# only for them), the idempotency keys it used, and the codes whose phone it proved.
-SESSION_REPORTED = "public.reported"
-SESSION_KEYS = "public.report_keys"
-SESSION_VERIFIED = "public.verified"
-SESSION_MAX_ENTRIES = 20
 
 EXCERPT_LENGTH = 60
 
@@ -116,20 +109,6 @@ PROGRESS_STEPS = [
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-
-def _remember(request: HttpRequest, key: str, value: Any, *, limit: int = SESSION_MAX_ENTRIES) -> None:
-    """Add a value to a short list kept in the session (newest last)."""
-    values = [v for v in request.session.get(key, []) if v != value]
-    request.session[key] = [*values, value][-limit:]
-
-
-def _remember_report(request: HttpRequest, idempotency_key: str, code: str) -> None:
-    keys = dict(request.session.get(SESSION_KEYS, {}))
-    keys[idempotency_key] = code
-    request.session[SESSION_KEYS] = dict(list(keys.items())[-SESSION_MAX_ENTRIES:])
-    _remember(request, SESSION_REPORTED, code)
-    _remember(request, SESSION_VERIFIED, code)
 
 
 def plain_working_time(amount: timedelta) -> str:
@@ -240,12 +219,8 @@ def report(request: HttpRequest) -> HttpResponse:
             request, ReportForm(initial=read_prefill(request.GET), captcha=abuse.captcha_required(request))
         )
 
-    # A double click or a replayed POST from this browser: show the report it already filed.
-    key = request.POST.get("idempotency_key", "")
-    filed = request.session.get(SESSION_KEYS, {}).get(key)
-    if filed:
-        return redirect("public:report_done", code=filed)
-
+    # A double click or a replayed POST files nothing new: the form's idempotency
+    # key makes case_report return the report it already filed.
     form = ReportForm(request.POST, request.FILES, captcha=abuse.captcha_required(request))
     if abuse.report_rate_limited(request) or abuse.phone_rate_limited(
         request, normalise_phone(request.POST.get("reporter_phone"))
@@ -261,15 +236,16 @@ def report(request: HttpRequest) -> HttpResponse:
             form.add_service_error(error)
         else:
             abuse.count_report(request)
-            _remember_report(request, form.cleaned_data["idempotency_key"], case.tracking_code)
-            return redirect("public:report_done", code=case.tracking_code)
+            response = redirect("public:report_done", code=case.tracking_code)
+            receipts.remember(request, response, case.tracking_code, as_filer=True)
+            return response
     return _render_form(request, form, status=400)
 
 
 @require_GET
 def report_done(request: HttpRequest, code: str) -> HttpResponse:
     """The confirmation, for the browser that filed the report only (it shows the tracking code)."""
-    if code not in request.session.get(SESSION_REPORTED, []):
+    if not receipts.filed(request, code):
         raise Http404
     case = case_for_tracking(code)
     if case is None:
@@ -395,16 +371,17 @@ def track(request: HttpRequest) -> HttpResponse:
             form.add_error("phone", _("This phone number was not used to report this case."))
             return render(request, "cases/public/track_form.html", {"form": form}, status=400)
         return _not_found(request, form)
+    response = redirect("public:track_detail", code=case.tracking_code)
     if phone:
-        _remember(request, SESSION_VERIFIED, case.tracking_code)
-    return redirect("public:track_detail", code=case.tracking_code)
+        receipts.remember(request, response, case.tracking_code)
+    return response
 
 
 def _may_rate_without_phone(request: HttpRequest, case: Case) -> bool:
     user = request.user
     if user.is_authenticated and case.reporter_id == user.pk:
         return True
-    return case.tracking_code in request.session.get(SESSION_VERIFIED, [])
+    return receipts.verified(request, case.tracking_code)
 
 
 def _event_rows(case: Case) -> list[dict[str, Any]]:
@@ -529,9 +506,10 @@ def rate(request: HttpRequest, code: str) -> HttpResponse:
                 # A rating given at the same moment from elsewhere, or the case reopened.
                 messages.error(request, str(error.message))
                 return redirect("public:track_detail", code=case.tracking_code)
-            _remember(request, SESSION_VERIFIED, case.tracking_code)
             messages.success(request, _("Thank you for your rating."))
-            return redirect("public:track_detail", code=case.tracking_code)
+            response = redirect("public:track_detail", code=case.tracking_code)
+            receipts.remember(request, response, case.tracking_code)
+            return response
     return render(
         request, "cases/public/track_detail.html", _tracking_context(request, case, form), status=400
     )

@@ -13,12 +13,13 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 
-from cases.actions import action_forms, pending_extension
+from cases.actions import action_forms
 from cases.filtersets import CaseFilterSet
-from cases.forms.desk import CaseActionForm, pending_parking_of
+from cases.forms.desk import CaseActionForm
 from cases.lists import STAFF_LIST
 from cases.models import Case
 from cases.selectors import case_timeline, cases_for, reporter_phone_history
+from cases.verbs import pending_extension_of, pending_parking_of
 from cases.views.lists import list_tools
 from cases.worklists import deadline_info
 from chengguan import clock
@@ -86,7 +87,6 @@ def render_case_detail(
     `bound` is an action form just posted with errors (cases.views.desk), shown
     again with the user's input.
     """
-    pending = pending_extension(case)
     timeline = list(case_timeline(case))
     return render(
         request,
@@ -98,8 +98,8 @@ def render_case_detail(
             "report_photos": case.attachments.filter(event__isnull=True),
             "show_reporter_contact": request.user.has_perm("cases.view_reporter_contact"),
             "phone_history": reporter_phone_history(request.user, case.reporter_phone),
-            "actions": action_forms(request.user, case, pending, bound=bound, bound_slug=bound_slug),
-            "pending_extension": pending,
+            "actions": action_forms(request.user, case, bound=bound, bound_slug=bound_slug),
+            "pending_extension": pending_extension_of(case),
             "pending_parking": pending_parking_of(case),
             "moderated": moderated_fields(timeline),
             "deadline": deadline_info(case, now=clock.now(), calendar=get_calendar()),

@@ -301,7 +301,7 @@ def test_parking_request_list_query_count_is_constant(
         as_user(supervisor),
         "/api/v1/parking-requests/",
         grow,
-        9,
+        7,
         django_assert_max_num_queries,
     )
 

@@ -511,7 +511,7 @@ def test_scoped_staff_see_failed_and_dead_pushes_by_default(
     # And the number of queries does not grow with the rows
     for _ in range(30):
         failed_push(hotline_case, hotline, PushStatus.DEAD)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(9):
         response = client.get("/desk/hotline/")
     assert response.context["page_obj"].paginator.count == 32
     assert len(response.context["page_obj"].object_list) == 25

@@ -630,7 +630,7 @@ def test_inbox_query_count_does_not_grow_with_the_reports(
     client.force_login(operator)
     client.get(INBOX)  # warm the session and caches as a second request would
 
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(12):
         response = client.get(INBOX)
 
     assert len(response.context["items"]) == reports
@@ -643,7 +643,7 @@ def test_desk_query_count_does_not_grow_with_the_reports(
         CaseFactory(community=community, reporter_phone="13900001234")
     client.force_login(operator)
 
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(14):
         client.get(DESK)
 
 

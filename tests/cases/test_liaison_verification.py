@@ -118,7 +118,7 @@ def test_the_to_verify_worklist_holds_the_communitys_resolved_cases(
     make_case(CaseStatus.IN_PROGRESS)
     client.force_login(liaison)
 
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(13):
         response = client.get(reverse("desk:worklist", args=["verify"]))
 
     assert response.status_code == 200

@@ -282,7 +282,7 @@ def test_requests_appear_in_the_supervisors_worklist(
     outsider = staff(Role.SUPERVISOR, scope=DistrictFactory())
 
     client.force_login(supervisor)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(14):
         response = client.get(reverse("desk:worklist", args=["extensions"]))
 
     assert sorted(c.number for c in response.context["page_obj"].object_list) == sorted(

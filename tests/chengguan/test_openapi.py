@@ -47,7 +47,7 @@ def test_every_operation_is_under_v1_and_documents_its_errors():
         path for path in schema["paths"] if path.startswith("/api/v1/cases/{number}/") and path.count("/") > 5
     ]
     # The workflow verbs (cases.api.verbs.VERBS) and adding photos; parking has no direct verb.
-    assert len(actions) == 21
+    assert len(actions) == 22
     assert "/api/v1/cases/{number}/park/" not in actions
     assert {
         "/api/v1/cases/{number}/request-park/",
@@ -55,6 +55,7 @@ def test_every_operation_is_under_v1_and_documents_its_errors():
         "/api/v1/cases/{number}/moderate-text/",
         "/api/v1/cases/{number}/recategorise/",
         "/api/v1/cases/{number}/hide-photo/",
+        "/api/v1/cases/{number}/unhide-photo/",
     } <= set(actions)
     for path in actions:
         responses = schema["paths"][path]["post"]["responses"]

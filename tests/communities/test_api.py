@@ -115,7 +115,7 @@ GROWERS = {
 
 
 @pytest.mark.parametrize(
-    ("name", "pinned"), [("streets", 9), ("communities", 9), ("grid-cells", 9), ("handling-units", 9)]
+    ("name", "pinned"), [("streets", 7), ("communities", 7), ("grid-cells", 7), ("handling-units", 7)]
 )
 def test_list_query_count_is_constant(name, pinned, world, operator, django_assert_max_num_queries):
     assert_constant_queries(
@@ -136,4 +136,4 @@ def test_district_list_query_count_is_constant(db, django_assert_max_num_queries
         for _ in range(5):
             assign_perm("communities.oversee_district", overseer, DistrictFactory())
 
-    assert_constant_queries(as_user(overseer), "/api/v1/districts/", grow, 9, django_assert_max_num_queries)
+    assert_constant_queries(as_user(overseer), "/api/v1/districts/", grow, 7, django_assert_max_num_queries)

@@ -164,7 +164,7 @@ def test_qr_sheet_out_of_scope_is_not_found(client, lamp):
 def test_qr_sheet_in_scope_lists_the_community_and_each_facility(client, lamp, django_assert_max_num_queries):
     facility_save(code="LJ-2", name="西门垃圾箱", kind="bin", lat=30.004, lng=120.004)
     client.force_login(factories.staff(Role.SUPERVISOR, scope=lamp.community.street.district))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(8):
         response = client.get(reverse("communities:qr_sheet", args=[lamp.community.code]))
     assert response.status_code == 200
     page = response.content.decode()

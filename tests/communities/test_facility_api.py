@@ -104,4 +104,4 @@ def test_list_queries_stay_constant(lamp, community, operator, django_assert_max
         for n in range(10):
             report(make_facility(community, f"F-{n}"))
 
-    assert_constant_queries(as_user(operator), LIST, grow, 9, django_assert_max_num_queries)
+    assert_constant_queries(as_user(operator), LIST, grow, 7, django_assert_max_num_queries)

@@ -78,7 +78,7 @@ def test_filters(liaison, community):
 
 
 @pytest.mark.parametrize(
-    ("name", "pinned"), [("shops", 10), ("inspections", 11), ("rectification-notices", 11)]
+    ("name", "pinned"), [("shops", 7), ("inspections", 8), ("rectification-notices", 8)]
 )
 def test_list_query_count_is_constant(name, pinned, liaison, community, django_assert_max_num_queries):
     inspect(shop(community), liaison)

@@ -110,7 +110,7 @@ def test_list_queries_stay_constant(cover, supervisor, community, backup, django
                 actor=supervisor,
             )
 
-    assert_constant_queries(as_user(supervisor), LIST, grow, 9, django_assert_max_num_queries)
+    assert_constant_queries(as_user(supervisor), LIST, grow, 7, django_assert_max_num_queries)
 
 
 # --- writing -------------------------------------------------------------------------------------

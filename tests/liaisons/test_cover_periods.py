@@ -210,7 +210,7 @@ def test_cover_list_query_count(client, community, backup, supervisor, django_as
             actor=supervisor,
         )
     client.force_login(supervisor)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(10):
         response = client.get(reverse("liaisons:cover_list"))
     assert response.status_code == 200 and response.context["page_obj"].paginator.count == 5
 

@@ -206,6 +206,7 @@ for _verb in (
     "return-case",
     "sign-for",
     "submit-result",
+    "unhide-photo",
     "unpark",
     "verify",
 ):

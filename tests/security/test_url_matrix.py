@@ -235,6 +235,7 @@ MATRIX: dict[str, Entry] = {
     "api:case-verify": api_verb((SU,)),
     "api:case-decide-parking": api_verb((SU,)),
     "api:case-hide-photo": api_verb((OP, SU)),
+    "api:case-unhide-photo": api_verb((OP, SU)),
     "api:case-moderate-text": api_verb((OP, SU)),
     "api:case-recategorise": api_verb((OP, SU)),
     "api:case-request-park": api_verb((HU,)),

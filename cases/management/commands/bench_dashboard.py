@@ -45,7 +45,7 @@ from django.urls import reverse
 from cases.choices import CaseSource
 from cases.dashboard import ASYNC_CHARTS
 from cases.models import Case, Category
-from chengguan import clock
+from chengguan import clock, refdata
 from chengguan.models import User
 from chengguan.roles import Role
 from communities.models import Community, District, GridCell, HandlingUnit, Street
@@ -341,6 +341,8 @@ class Command(BaseCommand):
             supervisor = User.objects.get(username=SUPERVISOR)
         else:
             supervisor = self.fill(wanted)
+        if options["requests"] <= 0:
+            return  # filled only (bench/load.py's databases)
         if options["search"]:
             self.measure_search(supervisor, options["requests"])
         else:
@@ -417,6 +419,7 @@ class Command(BaseCommand):
                     )
                     liaisons.append(liaison)
             GridCell.objects.bulk_create(cells)
+            refdata.changed()  # bulk_create sends no signals
             User.objects.bulk_create(liaisons)
             liaisons = list(User.objects.filter(username__startswith="bench-liaison-").order_by("pk"))
             by_name = {u.username: u for u in liaisons}
