@@ -23,13 +23,14 @@ case list turns back into the same filter (cases.indicators.cases_matching).
 from __future__ import annotations
 
 import calendar
+import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple, dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -65,6 +66,11 @@ ATTENTION_PER_PAGE = 10
 PREVIOUS_PERIOD_CACHE_SECONDS = 600
 # The "refresh" link recomputes a user's current figures at most this often.
 FRESH_SECONDS = 10
+# Cached figures past their time are recomputed by one request while the
+# others are served them, for this many seconds more at most (`read_through`).
+STALE_SECONDS = 30
+# A request that finds no figures while another computes them waits this long for them.
+WAIT_SECONDS = 5.0
 GRID_CELL_PLACEHOLDER = "CELL"
 # A day no period contains: the drill-down links of the trend swap it for each day.
 DAY_PLACEHOLDER = date(1, 1, 1)
@@ -362,6 +368,11 @@ def _refreshed_key(user_id: Any) -> str:
     return f"dashboard:refreshed:{user_id}"
 
 
+def fresh_throttle_key(user_id: Any) -> str:
+    """Held for FRESH_SECONDS after each refresh of the user's figures."""
+    return f"dashboard:fresh:{user_id}"
+
+
 def start_afresh(user: Any) -> bool:
     """Have the user's next dashboard reads compute the current figures anew; whether it was allowed.
 
@@ -372,28 +383,81 @@ def start_afresh(user: Any) -> bool:
     expire by themselves.
     """
     seconds = settings.DASHBOARD_CACHE_SECONDS
-    if not seconds or not cache.add(f"dashboard:fresh:{user.pk}", True, FRESH_SECONDS):
+    if not seconds or not cache.add(fresh_throttle_key(user.pk), True, FRESH_SECONDS):
         return False
-    # Outlives every entry stored before it: those were stored at most `seconds` ago.
-    cache.set(_refreshed_key(user.pk), uuid.uuid4().hex, seconds + FRESH_SECONDS)
+    # Outlives every entry stored before it (kept for `seconds` + STALE_SECONDS at most).
+    cache.set(_refreshed_key(user.pk), uuid.uuid4().hex, seconds + STALE_SECONDS + FRESH_SECONDS)
     return True
 
 
-class AttentionIds:
-    """The overdue table's case ids as the Paginator reads them: the count and one page, each cached."""
+def _usable(entry: Any, token: Any) -> bool:
+    """An entry as `read_through` stores it (not one a former version left), under `token`."""
+    return isinstance(entry, tuple) and len(entry) == 4 and entry[0] == token
+
+
+def read_through(
+    key: str, compute: Callable[[], Any], *, seconds: int, now: datetime, token: Any = None
+) -> tuple[datetime, Any]:
+    """`compute()` and when it was computed (`now`), kept in the cache for `seconds`, computed once at a time.
+
+    Twenty supervisors whose figures expire at once would otherwise all run
+    the same aggregates together and saturate a small machine. So one of them
+    (the one that takes the entry's lock) computes, and meanwhile the others
+    are served the expired figures (their time says how old) or, when there
+    are none yet, wait up to WAIT_SECONDS for them. An entry stored under
+    another `token` (before the user's last refresh) is not used at all.
+    With the cache unreachable every request computes its own.
+    """
+    entry = cache.get(key)
+    stale = None
+    if _usable(entry, token):
+        if time.time() - entry[2] < seconds:
+            return entry[1], entry[3]
+        stale = entry
+    lock = f"{key}:computing"
+    locked = cache.add(lock, True, STALE_SECONDS)
+    if locked is False:  # (None: the cache is unreachable)
+        if stale is not None:
+            return stale[1], stale[3]
+        waited_until = time.monotonic() + WAIT_SECONDS
+        while time.monotonic() < waited_until:
+            time.sleep(0.05)
+            entry = cache.get(key)
+            if _usable(entry, token):
+                return entry[1], entry[3]
+        # The other request failed or is slow: compute here as well.
+    try:
+        value = compute()
+        cache.set(key, (token, now, time.time(), value), seconds + STALE_SECONDS)
+    finally:
+        if locked:
+            cache.delete(lock)
+    return now, value
+
+
+class AttentionIds(Sequence[int]):
+    """The overdue table's case ids as the Paginator reads them: their number and one page, each cached.
+
+    The page's slice (start and end) is part of the key.
+    """
 
     def __init__(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
 
-    def count(self) -> int:
-        return int(self.dashboard.cached("attention-count", self.dashboard.attention.count))
+    def __len__(self) -> int:
+        return int(self.dashboard.cached("attention-count", lambda: self.dashboard.attention.count()))
 
-    def __getitem__(self, page: slice) -> list[int]:
-        return list(
-            self.dashboard.cached(
-                f"attention:{page.start}:{page.stop}", lambda: list(self.dashboard.attention[page])
-            )
-        )
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, int):
+            return self[index : index + 1][0]
+        key = f"attention:{index.start}:{index.stop}"
+        return list(self.dashboard.cached(key, lambda: list(self.dashboard.attention[index])))
 
 
 class Dashboard:
@@ -449,25 +513,25 @@ class Dashboard:
         parts = (part, self.user.pk, self.dperiod.first, self.dperiod.last, *astuple(self.filters))
         return "dashboard:current:" + ":".join(str(value) for value in parts)
 
+    @cached_property
+    def refresh_token(self) -> Any:
+        """The user's token of their last refresh (`start_afresh`), None before the first."""
+        return cache.get(_refreshed_key(self.user.pk)) if settings.DASHBOARD_CACHE_SECONDS else None
+
     def cached(self, part: str, compute: Callable[[], Any]) -> Any:
         """`compute()` (plain data), from the cache when computed in the last DASHBOARD_CACHE_SECONDS.
 
-        An entry holds the user's refresh token of when it was stored; one
-        stored before the user's last refresh (`start_afresh`) is computed anew.
+        What was computed before the user's last refresh is computed anew.
         """
         seconds = settings.DASHBOARD_CACHE_SECONDS
         if not seconds:
             self.computed_at[part] = self.now
             return compute()
-        key, token_key = self.cache_key(part), _refreshed_key(self.user.pk)
-        found = cache.get_many([key, token_key])
-        token = found.get(token_key)
-        entry = found.get(key)
-        if entry is None or entry[0] != token:
-            entry = (token, self.now, compute())
-            cache.set(key, entry, seconds)
-        self.computed_at[part] = entry[1]
-        return entry[2]
+        computed_at, value = read_through(
+            self.cache_key(part), compute, seconds=seconds, now=self.now, token=self.refresh_token
+        )
+        self.computed_at[part] = computed_at
+        return value
 
     @property
     def as_of(self) -> datetime:
@@ -525,14 +589,18 @@ class Dashboard:
                 *astuple(self.filters),
             )
         )
-        figures = cache.get(key)
-        if figures is None:
+
+        def compute() -> dict[str, Any]:
             figures = indicators(
                 self.scoped, self.dperiod.previous, for_assessment=self.filters.for_assessment, now=self.now
             )
             figures.update(self.patrols(self.dperiod.previous))
-            cache.set(key, figures, PREVIOUS_PERIOD_CACHE_SECONDS)
-        return figures
+            return figures
+
+        _computed_at, figures = read_through(
+            key, compute, seconds=PREVIOUS_PERIOD_CACHE_SECONDS, now=self.now
+        )
+        return dict(figures)
 
     @cached_property
     def weights(self) -> dict[str, int]:
@@ -586,29 +654,39 @@ class Dashboard:
         chosen; cases without a category have none. One query for the three
         charts, cached.
         """
-        group = F("category_id") if self.filters.category else Coalesce("category__parent_id", "category_id")
-        rows = (
-            self.counted.filter(self.dperiod.period.q("reported_at"))
-            .order_by()
-            .annotate(day=TruncDate("reported_at"), group=group)
-            .values("day", "group", "source")
-            .annotate(n=Count("pk"))
-            .values_list("day", "group", "source", "n")
-        )
-        return [tuple(row) for row in self.cached("reported", lambda: list(rows))]
+
+        def compute() -> list[tuple[Any, Any, str, int]]:
+            group = (
+                F("category_id") if self.filters.category else Coalesce("category__parent_id", "category_id")
+            )
+            rows = (
+                self.counted.filter(self.dperiod.period.q("reported_at"))
+                .order_by()
+                .annotate(day=TruncDate("reported_at"), group=group)
+                .values("day", "group", "source")
+                .annotate(n=Count("pk"))
+                .values_list("day", "group", "source", "n")
+            )
+            return list(rows)
+
+        return [tuple(row) for row in self.cached("reported", compute)]
 
     @cached_property
     def closed(self) -> dict[date, int]:
         """Cases closed in the period per day (cached)."""
-        rows = (
-            cases_matching(self.counted, "closed", self.dperiod.period, now=self.now)
-            .order_by()
-            .annotate(day=TruncDate("closed_at"))
-            .values("day")
-            .annotate(n=Count("pk"))
-            .values_list("day", "n")
-        )
-        return dict(self.cached("closed", lambda: dict(rows)))
+
+        def compute() -> dict[date, int]:
+            rows = (
+                cases_matching(self.counted, "closed", self.dperiod.period, now=self.now)
+                .order_by()
+                .annotate(day=TruncDate("closed_at"))
+                .values("day")
+                .annotate(n=Count("pk"))
+                .values_list("day", "n")
+            )
+            return dict(rows)
+
+        return dict(self.cached("closed", compute))
 
     @cached_property
     def trend(self) -> list[dict[str, Any]]:
@@ -694,27 +772,35 @@ class Dashboard:
     def grid_cells(self) -> list[dict[str, Any]]:
         """Cases reported per grid cell in scope (every cell, with or without cases)."""
         counts: dict[int, int] = self.current["cells"]
-        cells = (
-            restrict(GridCell.objects.filter(is_active=True), self.user)
-            .filter(self.filters.community_q())
-            .select_related("community")
-            .only("pk", "code", "name", "boundary", "community__name")
-            .order_by("code")
-        )
         # Hundreds of cells share one link but for the id (`grid_cell_url`).
         template = self.grid_cell_url
         return [
             {
-                "id": cell.pk,
-                "code": cell.code,
-                "name": cell.name,
-                "community": cell.community.name,
-                "count": counts.get(cell.pk, 0),
-                "boundary": cell.boundary,
-                "url": template.replace(f"grid_cell={GRID_CELL_PLACEHOLDER}", f"grid_cell={cell.pk}"),
+                "id": pk,
+                "code": code,
+                "name": name,
+                "community": community,
+                "count": counts.get(pk, 0),
+                "boundary": boundary,
+                "url": template.replace(f"grid_cell={GRID_CELL_PLACEHOLDER}", f"grid_cell={pk}"),
             }
-            for cell in cells
+            for pk, code, name, community, boundary in self.cells
         ]
+
+    @cached_property
+    def cells(self) -> list[tuple[int, str, str, str, Any]]:
+        """The active grid cells in scope with their community and boundary (cached: hundreds of shapes)."""
+
+        def compute() -> list[tuple[int, str, str, str, Any]]:
+            cells = (
+                restrict(GridCell.objects.filter(is_active=True), self.user)
+                .filter(self.filters.community_q())
+                .order_by("code")
+                .values_list("pk", "code", "name", "community__name", "boundary")
+            )
+            return list(cells)
+
+        return [tuple(cell) for cell in self.cached("grid-cells", compute)]
 
     @cached_property
     def grid_cell_url(self) -> str:

@@ -105,6 +105,9 @@ TEMPLATES = [
     },
 ]
 
+# Widgets through Jinja2, twice as fast as Django's engine (chengguan.forms_renderer).
+FORM_RENDERER = "chengguan.forms_renderer.FormRenderer"
+
 WSGI_APPLICATION = "chengguan.wsgi.application"
 ASGI_APPLICATION = "chengguan.asgi.application"
 

@@ -147,7 +147,9 @@ class ScopeAdminMixin(GuardedModelAdminMixin):
 
         return ScopeUserObjectPermissionsForm
 
-    def obj_perms_manage_group_view(self, request: HttpRequest, object_pk: Any, group_id: Any) -> HttpResponse:
+    def obj_perms_manage_group_view(
+        self, request: HttpRequest, object_pk: Any, group_id: Any
+    ) -> HttpResponse:
         with transaction.atomic():
             return super().obj_perms_manage_group_view(request, object_pk, group_id)  # type: ignore[no-any-return]
 

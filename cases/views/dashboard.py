@@ -87,7 +87,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 @_staff
 def index(request: HttpRequest) -> HttpResponse:
     form, dashboard = _dashboard(request)
-    paginator = Paginator(dashboard.attention_ids, reads.ATTENTION_PER_PAGE)
+    paginator: Paginator[int] = Paginator(dashboard.attention_ids, reads.ATTENTION_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     # The charts, downloads and pages read the figures just computed: no "fresh" in their links.
     query = _query_without(request, "page", "fresh")

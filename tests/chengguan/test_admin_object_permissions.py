@@ -36,7 +36,9 @@ def admin_client(client):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(params=list(SCOPE_PERMISSIONS))
 def area(request, community, unit):  # type: ignore[no-untyped-def]
-    return {"district": community.street.district, "community": community, "handlingunit": unit}[request.param]
+    return {"district": community.street.district, "community": community, "handlingunit": unit}[
+        request.param
+    ]
 
 
 def manage_url(obj: Any, kind: str, pk: int) -> str:
@@ -118,9 +120,7 @@ def test_group_scope_changed_on_the_admin_page_is_audited(admin_client, communit
     admin_client.post(url, {"csrfmiddlewaretoken": "x"})
 
     # Then both changes are audited against the group, with the admin as actor
-    changes = entries("auth.object_permission_granted") + entries(
-        "auth.object_permission_revoked"
-    )
+    changes = entries("auth.object_permission_granted") + entries("auth.object_permission_revoked")
     assert [(e.action, e.target_type, e.target_id, e.actor) for e in changes] == [
         ("auth.object_permission_granted", "auth.group", str(team.pk), admin_client.root),
         ("auth.object_permission_revoked", "auth.group", str(team.pk), admin_client.root),

@@ -77,9 +77,7 @@ def test_filters(liaison, community):
     assert listed(client.get("/api/v1/rectification-notices/?status=issued")) == []
 
 
-@pytest.mark.parametrize(
-    ("name", "pinned"), [("shops", 7), ("inspections", 8), ("rectification-notices", 8)]
-)
+@pytest.mark.parametrize(("name", "pinned"), [("shops", 7), ("inspections", 8), ("rectification-notices", 8)])
 def test_list_query_count_is_constant(name, pinned, liaison, community, django_assert_max_num_queries):
     inspect(shop(community), liaison)
 
