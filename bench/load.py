@@ -70,8 +70,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=20, help="concurrent users per flow (default 20)")
     parser.add_argument("--duration", type=int, default=30, help="seconds per flow (default 30)")
     parser.add_argument("--port", type=int, default=8123)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 4)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 4)))
+    # gunicorn.conf.py's defaults: four sync workers per core.
+    parser.add_argument(
+        "--workers", type=int, default=int(os.environ.get("GUNICORN_WORKERS", 4 * (os.cpu_count() or 1)))
+    )
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
     parser.add_argument("--min-cases", type=int, default=1_000_000)
     parser.add_argument(
         "--flows",

@@ -222,10 +222,15 @@ def case_for_tracking(code: str, phone: str | None = None) -> Case | None:
     code = (code or "").strip().upper()
     if not code:
         return None
-    case = (
-        Case.objects.filter(tracking_code=code)
-        .select_related("category", "category__parent", "community", "merged_into")
-        .first()
+    # No .first(): its ORDER BY (the model's ordering) cost more to compile than the
+    # rest of the query, and a tracking code names one case.
+    case = next(
+        iter(
+            Case.objects.filter(tracking_code=code)
+            .select_related("category", "category__parent", "community", "merged_into")
+            .order_by()[:1]
+        ),
+        None,
     )
     if case is None or phone is None:
         return case

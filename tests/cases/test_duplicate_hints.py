@@ -78,7 +78,7 @@ def test_a_report_without_a_point_is_offered_the_open_cases_with_a_similar_addre
     assert response.context["by_words"] is True
     html = response.content.decode()
     assert f'name="merge_into" value="{same_place.number}"' in html
-    assert "similar address or description" in html
+    assert "地址或描述相近" in html  # "similar address or description"
 
 
 def test_a_similar_description_is_enough(client, operator, community, unplaced):
