@@ -75,7 +75,10 @@
     return { savedAt: Date.now(), findings: Number(total.value), fields: fields, pending: !!pending };
   }
 
-  function save() { store(snapshot()); }
+  // Once the server has the patrol nothing may store the draft again (a late change
+  // event, say a location arriving, would otherwise bring it back after clear()).
+  var delivered = false;
+  function save() { if (!delivered) store(snapshot()); }
   function saveSoon() {
     window.clearTimeout(saveTimer);
     saveTimer = window.setTimeout(save, 250);
@@ -266,7 +269,9 @@
         window.location.assign(response.url);
       } else if (response.ok && response.redirected) {
         pending = null;
+        delivered = true;
         window.clearInterval(retryTimer);
+        window.clearTimeout(saveTimer);
         clear();
         window.location.assign(response.url);
       } else {

@@ -198,7 +198,9 @@ def test_a_patrol_sent_offline_is_kept_and_sent_once_back_online(world, new_page
     patrol = PatrolLog.objects.get()
     assert patrol.client_uuid == uuid and patrol.findings.get().description == "垃圾桶满溢"
     # The draft is dropped once the server has the patrol (asynchronously).
-    page.wait_for_function("() => localStorage.length === 0", timeout=10_000)
+    # The page the draft was sent from may still be unloading: ask the loaded one.
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => localStorage.length === 0", timeout=10_000, polling=100)
     screenshot(page, "02-sent-when-online")
 
 
