@@ -266,19 +266,10 @@ def export_jobs_requeue(*, older_than: timedelta = timedelta(minutes=10), batch_
     or, while it runs, writes the same file again. Returns how many were enqueued.
     """
     from cases.tasks import run_export_job
-    from chengguan.messaging import enqueue
+    from chengguan.messaging import enqueue_pending
 
-    cutoff = clock.now() - older_than
-    ids = list(
-        ExportJob.objects.filter(status=ExportJob.Status.PENDING, created_at__lte=cutoff)
-        .order_by("created_at", "pk")
-        .values_list("pk", flat=True)[:batch_size]
-    )
-    enqueued = 0
-    for job_id in ids:
-        if not enqueue(run_export_job, job_id):
-            break
-        enqueued += 1
+    pending = ExportJob.objects.filter(status=ExportJob.Status.PENDING)
+    enqueued = enqueue_pending(run_export_job, pending, older_than=older_than, batch_size=batch_size)
     if enqueued:
         logger.info("export_jobs_requeue: %d pending export(s) enqueued again", enqueued)
     return enqueued

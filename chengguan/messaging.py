@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
@@ -137,15 +138,23 @@ def deliver_pending_messages(*, older_than: timedelta = timedelta(minutes=2), ba
     """
     from cases.tasks import deliver_message
 
+    pending = OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING)
+    return enqueue_pending(deliver_message, pending, older_than=older_than, batch_size=batch_size)
+
+
+def enqueue_pending(task: Any, pending: QuerySet, *, older_than: timedelta, batch_size: int) -> int:
+    """The sweeps' shared step: `task(pk)` for the rows of `pending` made `older_than` ago or
+    earlier, oldest first, at most `batch_size`; stops at the first broker error (the next
+    sweep goes on). Returns how many were enqueued."""
     cutoff = clock.now() - older_than
     ids = list(
-        OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING, created_at__lte=cutoff)
+        pending.filter(created_at__lte=cutoff)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)[:batch_size]
     )
     enqueued = 0
-    for message_id in ids:
-        if not enqueue(deliver_message, message_id):
+    for pk in ids:
+        if not enqueue(task, pk):
             break
         enqueued += 1
     return enqueued

@@ -74,5 +74,18 @@ def supervisor(district):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def operator(district):  # type: ignore[no-untyped-def]
+    return staff(Role.OPERATOR, scope=district)
+
+
+@pytest.fixture
+def month(community):  # type: ignore[no-untyped-def]
+    """The hand-computed November of test_indicators (indicators, dashboard, assessment)."""
+    from tests.cases.test_indicators import november
+
+    return november(community)
+
+
+@pytest.fixture
 def unit_member(unit):  # type: ignore[no-untyped-def]
     return staff(Role.HANDLING_UNIT, scope=unit)

@@ -38,11 +38,6 @@ def case_url(case: Case, verb: str = "") -> str:
 
 
 @pytest.fixture
-def operator(district):  # type: ignore[no-untyped-def]
-    return staff(Role.OPERATOR, scope=district)
-
-
-@pytest.fixture
 def dispatcher(district):  # type: ignore[no-untyped-def]
     return staff(Role.DISPATCHER, scope=district)
 

@@ -23,18 +23,12 @@ from chengguan.errors import ActionNotPermitted, InvalidInput
 from chengguan.models import AuditEntry
 from chengguan.roles import Role
 from liaisons.services import liaison_assign
-from tests.cases.test_indicators import NOW, november
+from tests.cases.test_indicators import NOW
 from tests.factories import staff
 
 ASSESSMENT = reverse("dashboard:assessment")
 RATE = reverse("dashboard:rate")
 NOVEMBER = date(2026, 11, 1)
-
-
-@pytest.fixture
-def month(community):  # type: ignore[no-untyped-def]
-    """The hand-computed November of test_indicators."""
-    return november(community)
 
 
 @pytest.fixture

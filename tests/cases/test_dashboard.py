@@ -20,7 +20,7 @@ from cases.models import Case
 from chengguan.clock import frozen_at
 from chengguan.roles import Role
 from communities.models import GridCell
-from tests.cases.test_indicators import NOW, at, november
+from tests.cases.test_indicators import NOW, at
 from tests.factories import (
     CaseFactory,
     CommunityFactory,
@@ -41,17 +41,6 @@ def listed(client, url: str) -> int:  # type: ignore[no-untyped-def]
     response = client.get(url)
     assert response.status_code == 200
     return response.context["page_obj"].paginator.count
-
-
-@pytest.fixture
-def month(community):  # type: ignore[no-untyped-def]
-    """The hand-computed November of test_indicators."""
-    return november(community)
-
-
-@pytest.fixture
-def supervisor(district):  # type: ignore[no-untyped-def]
-    return staff(Role.SUPERVISOR, scope=district)
 
 
 @pytest.fixture

@@ -28,21 +28,11 @@ from cases.choices import CaseStatus
 from cases.dashboard import ASYNC_CHARTS, Dashboard, DashboardFilters, dashboard_period, read_through
 from chengguan.clock import frozen_at
 from chengguan.roles import Role
-from tests.cases.test_indicators import NOW, at, november
+from tests.cases.test_indicators import NOW, at
 from tests.factories import CaseFactory, CommunityFactory, DistrictFactory, StreetFactory, staff
 
 DASHBOARD = reverse("dashboard:index")
 NOVEMBER = "?period=custom&start=2026-11-01&end=2026-11-30"
-
-
-@pytest.fixture
-def month(community):  # type: ignore[no-untyped-def]
-    return november(community)
-
-
-@pytest.fixture
-def supervisor(district):  # type: ignore[no-untyped-def]
-    return staff(Role.SUPERVISOR, scope=district)
 
 
 def read(client, url: str) -> tuple[Any, CaptureQueriesContext]:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from django.urls import reverse
 from cases.dashboard import ASYNC_CHARTS
 from chengguan.clock import frozen_at
 from chengguan.roles import Role
-from tests.cases.test_indicators import NOW, at, november
+from tests.cases.test_indicators import NOW, at
 from tests.factories import CaseFactory, UserFactory, staff
 
 NOVEMBER = "?period=custom&start=2026-11-01&end=2026-11-30"
@@ -39,16 +39,6 @@ def json_numbers(chart: str, rows: list[dict]) -> list[list[str]]:  # type: igno
     if chart == "trend":
         return [[r["day"], str(r["reported"]), str(r["closed"])] for r in rows]
     return [[r["name"], str(r["count"])] for r in rows]
-
-
-@pytest.fixture
-def month(community):  # type: ignore[no-untyped-def]
-    return november(community)
-
-
-@pytest.fixture
-def supervisor(district):  # type: ignore[no-untyped-def]
-    return staff(Role.SUPERVISOR, scope=district)
 
 
 # --- who may read them ------------------------------------------------------------------

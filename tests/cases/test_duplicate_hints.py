@@ -21,11 +21,6 @@ DESCRIPTION = "菜场门口有流动摊贩占道经营，堵住人行道"
 
 
 @pytest.fixture
-def operator(district):  # type: ignore[no-untyped-def]
-    return staff(Role.OPERATOR, scope=district)
-
-
-@pytest.fixture
 def unplaced(make_case, community):  # type: ignore[no-untyped-def]
     """`unplaced(**report)`: a case filed with a community and no coordinates."""
 

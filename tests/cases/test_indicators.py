@@ -39,11 +39,6 @@ def at(month: int, day: int, hour: int = 10) -> datetime:
     return timezone.make_aware(datetime(2026, month, day, hour, 0))
 
 
-@pytest.fixture
-def month(community):  # type: ignore[no-untyped-def]
-    return november(community)
-
-
 def november(community):  # type: ignore[no-untyped-def]
     """The fixture month in `community` (also used by the dashboard and assessment tests)."""
     u1, u2 = HandlingUnitFactory(), HandlingUnitFactory()

@@ -34,11 +34,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture
-def operator(district):  # type: ignore[no-untyped-def]
-    return staff(Role.OPERATOR, scope=district)
-
-
-@pytest.fixture
 def elsewhere():  # type: ignore[no-untyped-def]
     """A community of another district (its square lies away from the fixtures' ones)."""
     return CommunityFactory(street=StreetFactory(district=DistrictFactory()), origin=(121.0, 31.0))

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -23,9 +22,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from PIL import Image
 
 from cases import services
 from cases.attachments import private_storage
@@ -38,20 +35,10 @@ from chengguan.errors import ActionNotPermitted, InvalidInput
 from chengguan.models import AuditEntry
 from chengguan.roles import Role
 from tests.api import as_user, assert_error
+from tests.cases.test_moderation import png
 from tests.factories import CaseFactory, DistrictFactory, aware, leaf_category, staff
 
 pytestmark = pytest.mark.django_db
-
-
-def png(name: str = "face.png") -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (40, 30), (200, 120, 60)).save(buffer, format="PNG")
-    return SimpleUploadedFile(name, buffer.getvalue(), content_type="image/png")
-
-
-@pytest.fixture
-def operator(district):  # type: ignore[no-untyped-def]
-    return staff(Role.OPERATOR, scope=district)
 
 
 # --- 1. exports survive a broker outage ------------------------------------------------------

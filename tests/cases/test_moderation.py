@@ -33,11 +33,6 @@ def png(name: str = "face.png") -> SimpleUploadedFile:
 
 
 @pytest.fixture
-def operator(district):  # type: ignore[no-untyped-def]
-    return staff(Role.OPERATOR, scope=district)
-
-
-@pytest.fixture
 def reported(make_case):  # type: ignore[no-untyped-def]
     return make_case(
         CaseStatus.REGISTERED, description="门口那个**摊贩天天占道，电话13812345678", photos=[png()]
