@@ -49,7 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest queries")
     parser.add_argument("--min-cases", type=int, default=1_000_000)
     parser.add_argument("--top", type=int, default=5)
-    parser.add_argument("--cprofile", action="store_true", help="print the last request's Python profile")
+    parser.add_argument("--cprofile", action="store_true", help="print the measured requests' Python profile")
     return parser.parse_args()
 
 
@@ -128,12 +128,15 @@ def main() -> None:
             timings = []
             cpu_times = []
             captured: CaptureQueriesContext | None = None
+            # One profile over every measured request (not the warm-up): a single request is too
+            # short for a profile to say much.
+            flow_profile = cProfile.Profile() if args.cprofile else None
             for attempt in range(args.repeat + 1):
                 method, path, data, role, expected = requests_of(flow, fixtures, dispatchable)
                 client = Client()
                 if role:
                     client.cookies["sessionid"] = fixtures["sessions"][role]
-                profiler = cProfile.Profile() if args.cprofile and attempt == args.repeat else None
+                profiler = flow_profile if attempt else None
                 with CaptureQueriesContext(connection) as queries:
                     started = time.perf_counter()
                     cpu_started = time.process_time()
@@ -144,16 +147,20 @@ def main() -> None:
                         profiler.disable()
                     elapsed = time.perf_counter() - started
                     cpu = time.process_time() - cpu_started
-                if profiler is not None:
-                    stats = pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
-                    # PROFILE_FILTER: a regular expression of the file names to show, e.g. "cases/".
-                    stats.print_stats(os.environ.get("PROFILE_FILTER", ""), 40)
                 if response.status_code != expected:
                     raise SystemExit(f"{flow}: {path} answered {response.status_code}, expected {expected}")
                 if attempt:  # the first one warms up
                     timings.append(elapsed)
                     cpu_times.append(cpu)
                     captured = queries
+            if flow_profile is not None:
+                stats = pstats.Stats(flow_profile).sort_stats(os.environ.get("PROFILE_SORT", "cumulative"))
+                # PROFILE_FILTER: a regular expression of the file names to show, e.g. "cases/".
+                stats.print_stats(
+                    os.environ.get("PROFILE_FILTER", ""), int(os.environ.get("PROFILE_LINES", 40))
+                )
+                if os.environ.get("PROFILE_DUMP"):
+                    stats.dump_stats(os.environ["PROFILE_DUMP"])
             assert captured is not None
             db_time = sum(float(q["time"]) for q in captured.captured_queries)
             print(

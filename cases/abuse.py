@@ -119,12 +119,19 @@ def _report_count_key(request: HttpRequest) -> str:
 
 def captcha_required(request: HttpRequest) -> bool:
     """True once this address has filed PUBLIC_REPORT_CAPTCHA_AFTER reports within the hour."""
-    threshold = int(getattr(settings, "PUBLIC_REPORT_CAPTCHA_AFTER", 3))
-    return int(cache.get(_report_count_key(request), 0)) >= threshold
+    threshold = _captcha_threshold()
+    return bool(threshold) and int(cache.get(_report_count_key(request), 0)) >= threshold
+
+
+def _captcha_threshold() -> int:
+    # 0: the CAPTCHA is off, and nothing is counted for it.
+    return int(getattr(settings, "PUBLIC_REPORT_CAPTCHA_AFTER", 3))
 
 
 def count_report(request: HttpRequest) -> None:
     """Note one filed report from this address (the window starts with the first one)."""
+    if not _captcha_threshold():
+        return
     key = _report_count_key(request)
     cache.add(key, 0, CAPTCHA_WINDOW_SECONDS)
     try:

@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
+from django.db import models
+from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -21,6 +23,31 @@ from chengguan.errors import InvalidInput
 
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PHOTOS_PER_UPLOAD = 6
+
+
+class PhotoField(models.ImageField):
+    """An ImageField that measures a photo when new content is stored in it, never on loading.
+
+    Django's ImageField with width_field/height_field also measures when a
+    row whose size columns are empty is loaded, and whenever a stored name
+    is assigned again, which refresh_from_db() does: that opened the file in
+    the media storage, where a hidden photo no longer is (it lives in
+    private_storage() below), and failed. The size measured at upload is
+    kept in the row; a row without one stays without rather than reading
+    the file, wherever it is.
+    """
+
+    def update_dimension_fields(
+        self, instance: models.Model, force: bool = False, *args: Any, **kwargs: Any
+    ) -> None:
+        value = instance.__dict__.get(self.attname)
+        # A name (from the database, or put back by FieldFile.save) or a file
+        # already in storage: its size is in the row. New content is measured.
+        stored = isinstance(value, str) or (
+            isinstance(value, FieldFile) and value._committed  # type: ignore[attr-defined]
+        )
+        if not stored:
+            super().update_dimension_fields(instance, force, *args, **kwargs)
 
 
 def normalise_image(upload: UploadedFile) -> ContentFile:

@@ -12,7 +12,12 @@ as plain numbers by id; the page says when they were computed and offers a
 "refresh" that recomputes them, at most once per FRESH_SECONDS per user
 (`start_afresh`). At a million cases recomputing takes a fifth of a
 second of the database per request, which twenty supervisors on a small
-machine would otherwise pay on every page and chart.
+machine would otherwise pay on every page and chart. The monthly
+assessment keeps its figures the same way (`FigureCache`): a month under
+way as long as the dashboard's, a month that is over for
+ASSESSMENT_CACHE_SECONDS. Everything cached for a user is stored under
+their token, which a refresh or a change of their scope replaces
+(`forget_cached_figures`).
 
 Every figure shown links to the case list (cases:list) filtered to the cases
 it counts: the dashboard's scope filters become CaseFilterSet parameters and
@@ -261,9 +266,10 @@ def filter_choices(user: Any) -> FilterChoices:
     """What the scope filters offer the user, kept in the cache for a few minutes.
 
     Reference data that rarely changes, read on every dashboard request (a
-    query per list and the gate's own): per user and language.
+    query per list and the gate's own): per user, their token (a change of
+    scope changes the lists) and language.
     """
-    key = f"dashboard:choices:{user.pk}:{get_language()}"
+    key = f"dashboard:choices:{user.pk}:{figures_token(user.pk)}:{get_language()}"
     choices = cache.get(key)
     if choices is None:
         choices = _filter_choices(user)
@@ -361,11 +367,45 @@ class Tile:
         return "good" if (change > 0) == self.better else "bad"
 
 
-# --- the dashboard --------------------------------------------------------------
+# --- a user's cached figures ------------------------------------------------------
+#
+# Every figure cached for a user (the dashboard's, its previous period's, the
+# monthly assessment's, the scope filters' choices) is stored under the user's
+# token, and what was stored under another token is never used. The token is
+# replaced when the user asks for fresh figures (`start_afresh`) and when their
+# scope changes (`forget_cached_figures`, from chengguan.services.user_set_scope):
+# no entry has to be found and deleted, the old ones expire by themselves.
+
+# How long a token is kept. When it expires or is evicted a new one is drawn:
+# the user's figures are computed again, and an older token never comes back.
+FIGURES_TOKEN_SECONDS = 24 * 3600
 
 
-def _refreshed_key(user_id: Any) -> str:
-    return f"dashboard:refreshed:{user_id}"
+def figures_token_key(user_id: Any) -> str:
+    return f"dashboard:token:{user_id}"
+
+
+def figures_token(user_id: Any) -> str:
+    """The token under which the user's figures are cached now (drawn on first use)."""
+    key = figures_token_key(user_id)
+    token = cache.get(key)
+    if token is None:
+        token = uuid.uuid4().hex
+        # Two requests drawing one at once keep the first stored (add); with
+        # the cache unreachable each request has its own and computes anyway.
+        if not cache.add(key, token, FIGURES_TOKEN_SECONDS):
+            token = cache.get(key) or token
+    return str(token)
+
+
+def forget_cached_figures(user_id: Any) -> None:
+    """Have every figure cached for the user so far computed again when next read.
+
+    For a change of what the user may see (their scope): call it once the
+    change is committed, so that no request recomputes the figures under the
+    new token while still seeing the old scope.
+    """
+    cache.set(figures_token_key(user_id), uuid.uuid4().hex, FIGURES_TOKEN_SECONDS)
 
 
 def fresh_throttle_key(user_id: Any) -> str:
@@ -374,19 +414,17 @@ def fresh_throttle_key(user_id: Any) -> str:
 
 
 def start_afresh(user: Any) -> bool:
-    """Have the user's next dashboard reads compute the current figures anew; whether it was allowed.
+    """Have the user's next reads compute their cached figures anew; whether it was allowed.
 
     At most once per FRESH_SECONDS per user (otherwise the cached figures are
     shown), so the link cannot be used to load the database. It gives the
     user a new token: cached figures computed under another one are not used
-    (every scope, period, chart and page of the overdue table alike) and
-    expire by themselves.
+    (every scope, period, chart, page of the overdue table and month of the
+    assessment alike) and expire by themselves.
     """
-    seconds = settings.DASHBOARD_CACHE_SECONDS
-    if not seconds or not cache.add(fresh_throttle_key(user.pk), True, FRESH_SECONDS):
+    if not cache.add(fresh_throttle_key(user.pk), True, FRESH_SECONDS):
         return False
-    # Outlives every entry stored before it (kept for `seconds` + STALE_SECONDS at most).
-    cache.set(_refreshed_key(user.pk), uuid.uuid4().hex, seconds + STALE_SECONDS + FRESH_SECONDS)
+    forget_cached_figures(user.pk)
     return True
 
 
@@ -435,6 +473,41 @@ def read_through(
     return now, value
 
 
+class FigureCache:
+    """One request's reads of a user's cached figures: `read_through` under the user's token.
+
+    The dashboard and the monthly assessment share it. Each read names its
+    lifetime (0: compute now, nothing cached); `as_of` is when the oldest of
+    the figures read with `as_of=True` was computed.
+    """
+
+    def __init__(self, user: Any, now: datetime) -> None:
+        self.user = user
+        self.now = now
+        self.computed_at: dict[str, datetime] = {}
+
+    @cached_property
+    def token(self) -> str:
+        return figures_token(self.user.pk)
+
+    def get(self, key: str, compute: Callable[[], Any], *, seconds: int, as_of: bool = True) -> Any:
+        """`compute()` (plain data), cached if computed under the user's token in the last `seconds`."""
+        if seconds:
+            computed_at, value = read_through(key, compute, seconds=seconds, now=self.now, token=self.token)
+        else:
+            computed_at, value = self.now, compute()
+        if as_of:
+            self.computed_at[key] = computed_at
+        return value
+
+    @property
+    def as_of(self) -> datetime:
+        return min(self.computed_at.values(), default=self.now)
+
+
+# --- the dashboard --------------------------------------------------------------
+
+
 class AttentionIds(Sequence[int]):
     """The overdue table's case ids as the Paginator reads them: their number and one page, each cached.
 
@@ -464,8 +537,8 @@ class Dashboard:
     """The dashboard for one user, scope and period; each part is computed once, when used.
 
     The current period's figures come from the cache when computed less than
-    DASHBOARD_CACHE_SECONDS ago for the same user, scope and period
-    (`cached`); `as_of` says when they were computed.
+    DASHBOARD_CACHE_SECONDS ago for the same user, scope and period, under the
+    user's token (`cached`); `as_of` says when they were computed.
     """
 
     def __init__(self, user: Any, filters: DashboardFilters, period: DashboardPeriod) -> None:
@@ -473,8 +546,7 @@ class Dashboard:
         self.filters = filters
         self.dperiod = period
         self.now = clock.now()
-        # When each cached part read so far was computed.
-        self.computed_at: dict[str, datetime] = {}
+        self.figure_cache = FigureCache(user, self.now)
 
     # The cases in scope; for a unit or a liaison without the false reports
     # (indicators() leaves them out itself and still counts them apart).
@@ -506,37 +578,24 @@ class Dashboard:
         """Everything the figures depend on: the user (their scope), the period and the filters.
 
         By user id rather than scope: finding the scope costs queries, and a
-        change of scope shows once the short-lived entries expire. The values
-        are numbers by id, without labels or links, so the language is not
-        part of the key.
+        change of scope replaces the user's token (`forget_cached_figures`).
+        The values are numbers by id, without labels or links, so the
+        language is not part of the key.
         """
         parts = (part, self.user.pk, self.dperiod.first, self.dperiod.last, *astuple(self.filters))
         return "dashboard:current:" + ":".join(str(value) for value in parts)
 
-    @cached_property
-    def refresh_token(self) -> Any:
-        """The user's token of their last refresh (`start_afresh`), None before the first."""
-        return cache.get(_refreshed_key(self.user.pk)) if settings.DASHBOARD_CACHE_SECONDS else None
-
     def cached(self, part: str, compute: Callable[[], Any]) -> Any:
         """`compute()` (plain data), from the cache when computed in the last DASHBOARD_CACHE_SECONDS.
 
-        What was computed before the user's last refresh is computed anew.
+        What was computed before the user's last refresh or change of scope is computed anew.
         """
-        seconds = settings.DASHBOARD_CACHE_SECONDS
-        if not seconds:
-            self.computed_at[part] = self.now
-            return compute()
-        computed_at, value = read_through(
-            self.cache_key(part), compute, seconds=seconds, now=self.now, token=self.refresh_token
-        )
-        self.computed_at[part] = computed_at
-        return value
+        return self.figure_cache.get(self.cache_key(part), compute, seconds=settings.DASHBOARD_CACHE_SECONDS)
 
     @property
     def as_of(self) -> datetime:
         """When the oldest of the current figures read so far was computed."""
-        return min(self.computed_at.values(), default=self.now)
+        return self.figure_cache.as_of
 
     # --- figures ---
 
@@ -577,8 +636,8 @@ class Dashboard:
         """The previous period's figures, for the change of each tile.
 
         That period is over, so they are cached for longer (per user, scope
-        and period) than the current ones. Only `overdue` depends on now, and
-        its tile shows no change.
+        and period, under the user's token) than the current ones. Only
+        `overdue` depends on now, and its tile shows no change.
         """
         key = "dashboard:previous:" + ":".join(
             str(part)
@@ -597,9 +656,7 @@ class Dashboard:
             figures.update(self.patrols(self.dperiod.previous))
             return figures
 
-        _computed_at, figures = read_through(
-            key, compute, seconds=PREVIOUS_PERIOD_CACHE_SECONDS, now=self.now
-        )
+        figures = self.figure_cache.get(key, compute, seconds=PREVIOUS_PERIOD_CACHE_SECONDS, as_of=False)
         return dict(figures)
 
     @cached_property
@@ -939,10 +996,30 @@ def _rank(rows: list[AssessmentRow]) -> list[AssessmentRow]:
     return rows
 
 
-class Assessment:
-    """The monthly assessment of handling units and liaisons for one user's scope."""
+def _by(rows: list[dict[str, Any]], group_by: str) -> dict[Any, dict[str, Any]]:
+    """The figures per value of `group_by` of some `indicator_rows` (rows without one left out)."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row[group_by] is not None:
+            groups.setdefault(row[group_by], []).append(row)
+    return {key: combine(group) for key, group in groups.items()}
 
-    def __init__(self, user: Any, first: date) -> None:
+
+class Assessment:
+    """The monthly assessment of handling units and liaisons for one user's scope.
+
+    The costly part is each month's figures (a grouped count of its cases and
+    one of its patrols, for this month and the last): with `cached` they come
+    from the cache like the dashboard's (`FigureCache`, under the user's
+    token), kept for DASHBOARD_CACHE_SECONDS while the month runs and for
+    ASSESSMENT_CACHE_SECONDS once it is over; `as_of` says when the month's
+    were computed. Names, weights and the two-way ratings are small reads,
+    made on every request, so that a rating just given or a change of the
+    weights shows at once. Without `cached` (the exports) everything is
+    computed now.
+    """
+
+    def __init__(self, user: Any, first: date, *, cached: bool = False) -> None:
         self.user = user
         self.first = first.replace(day=1)
         self.last = month_last_day(self.first)
@@ -950,6 +1027,8 @@ class Assessment:
         self.period = Period.days(self.first, self.last)
         self.previous_period = Period.days(self.previous_first, month_last_day(self.previous_first))
         self.now = clock.now()
+        self.cached = cached
+        self.figure_cache = FigureCache(user, self.now)
 
     @cached_property
     def cases(self) -> QuerySet[Case]:
@@ -967,29 +1046,65 @@ class Assessment:
         """The case list behind each figure of one unit's or liaison's row (false reports left out)."""
         return {key: case_list_url(filters, key, self.first, self.last) for key in ASSESSMENT_LINKS}
 
+    # --- the cache of each month's figures ---
+
+    def cache_seconds(self, first: date) -> int:
+        """How long the figures of the month starting `first` are kept: 0 without `cached`."""
+        if not self.cached:
+            return 0
+        if month_last_day(first) < timezone.localdate(self.now):
+            return int(settings.ASSESSMENT_CACHE_SECONDS)
+        return int(settings.DASHBOARD_CACHE_SECONDS)
+
+    def cache_key(self, first: date) -> str:
+        """Per user (their scope, as the dashboard's `cache_key`) and month; numbers by id only."""
+        return f"assessment:month:{self.user.pk}:{first.isoformat()}"
+
+    def _month(self, period: Period) -> dict[str, dict[Any, dict[str, Any]]]:
+        """One month's figures by id: per unit and per officer (one query), patrols per liaison (one)."""
+        rows = indicator_rows(
+            self.cases, period, ("handling_unit", "assignee"), for_assessment=True, now=self.now
+        )
+        return {
+            "units": _by(rows, "handling_unit"),
+            "liaisons": _by(rows, "assignee"),
+            "patrols": self._liaison_patrols(period),
+        }
+
     @cached_property
-    def _rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """This month's and last month's figures per (unit, officer): one query each for both rankings."""
-        group = ("handling_unit", "assignee")
-        return (
-            indicator_rows(self.cases, self.period, group, for_assessment=True, now=self.now),
-            indicator_rows(self.cases, self.previous_period, group, for_assessment=True, now=self.now),
+    def figures(self) -> dict[str, dict[Any, dict[str, Any]]]:
+        """This month's figures by id (cached with `cached`; `as_of` is when they were computed)."""
+        return dict(
+            self.figure_cache.get(
+                self.cache_key(self.first),
+                lambda: self._month(self.period),
+                seconds=self.cache_seconds(self.first),
+            )
         )
 
-    def _figures(self, group_by: str) -> tuple[dict[Any, Any], dict[Any, Any]]:
-        def by(rows: list[dict[str, Any]]) -> dict[Any, dict[str, Any]]:
-            groups: dict[Any, list[dict[str, Any]]] = {}
-            for row in rows:
-                if row[group_by] is not None:
-                    groups.setdefault(row[group_by], []).append(row)
-            return {key: combine(group) for key, group in groups.items()}
+    @cached_property
+    def previous_figures(self) -> dict[str, dict[Any, dict[str, Any]]]:
+        """Last month's figures by id, for the change of each score (the entry of that month's own page)."""
+        return dict(
+            self.figure_cache.get(
+                self.cache_key(self.previous_first),
+                lambda: self._month(self.previous_period),
+                seconds=self.cache_seconds(self.previous_first),
+                as_of=False,
+            )
+        )
 
-        now, before = self._rows
-        return by(now), by(before)
+    @property
+    def as_of(self) -> datetime:
+        """When this month's figures were computed (read first if they were not yet)."""
+        _figures = self.figures
+        return self.figure_cache.as_of
+
+    # --- the rankings ---
 
     @cached_property
     def units(self) -> list[AssessmentRow]:
-        now, before = self._figures("handling_unit")
+        now, before = self.figures["units"], self.previous_figures["units"]
         units = restrict(HandlingUnit.objects.all(), self.user).filter(
             Q(is_active=True) | Q(pk__in=list(now))
         )
@@ -1045,9 +1160,8 @@ class Assessment:
         from chengguan.models import User
         from liaisons.models import LiaisonAssignment
 
-        now, before = self._figures("assignee")
-        patrols = self._liaison_patrols(self.period)
-        previous_patrols = self._liaison_patrols(self.previous_period)
+        now, before = self.figures["liaisons"], self.previous_figures["liaisons"]
+        patrols, previous_patrols = self.figures["patrols"], self.previous_figures["patrols"]
         posted = restrict(LiaisonAssignment.objects.filter(ends_at__isnull=True), self.user).values(
             "liaison_id"
         )

@@ -8,9 +8,10 @@ settings.EXPORT_SYNC_MAX_ROWS rows stream in the response; larger exports
 become an ExportJob that a Celery task writes to the default storage
 (cases.tasks.run_export_job), and whose file the beat job
 `purge_expired_exports` deletes after settings.EXPORT_RETENTION_DAYS days.
-A job whose task never reached the broker is queued again by the beat job
-`requeue_pending_exports`. Every export is audited, and so is every
-download of a job's file.
+A job whose task never reached the broker, or whose worker died mid-run, is
+queued again by the beat job `requeue_pending_exports`; one run at a time
+holds a job (a lease, see `_claim`), so a job queued twice is still written
+once. Every export is audited, and so is every download of a job's file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +44,10 @@ from chengguan.notifications import notify
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000
+# How long a run holds its job without a sign of life. The run renews it
+# with every CHUNK_SIZE rows it writes, so only a run whose worker died (or
+# hangs) lets it lapse; the requeue sweep then gives the job to a new run.
+LEASE = timedelta(minutes=10)
 CONTACT_PERMISSION = "cases.view_reporter_contact"
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -255,23 +260,28 @@ def export_job_create(*, owner: Any, list_key: str, querystring: str, fmt: str) 
 
 
 def export_jobs_requeue(*, older_than: timedelta = timedelta(minutes=10), batch_size: int = 200) -> int:
-    """Beat sweep: enqueue again the exports still pending `older_than` after they were made.
+    """Beat sweep: enqueue again the exports that no live run is writing.
 
-    Their task never reached the broker (it was down when the job was made,
-    chengguan.messaging) or was lost with it. Preconditions: none. Side
-    effects: one `run_export_job` task per job, oldest first, at most
-    `batch_size` per run; stops at the first broker error. A job whose first
-    task is merely still queued may get a second one: the first to run
-    claims the job (pending → running) and the other then finds it finished,
-    or, while it runs, writes the same file again. Returns how many were enqueued.
+    These are the jobs still pending `older_than` after they were made (their
+    task never reached the broker, which was down, chengguan.messaging, or
+    was lost with it) and the running ones whose run's lease lapsed (its
+    worker died mid-run). A job whose run is alive and renewing its lease is
+    left alone. Preconditions: none. Side effects: one `run_export_job` task
+    per job, oldest first, at most `batch_size` per run; stops at the first
+    broker error. A job whose first task is merely still queued may get a
+    second one: whichever runs first claims the job and the other does
+    nothing (`_claim`). Returns how many were enqueued.
     """
     from cases.tasks import run_export_job
     from chengguan.messaging import enqueue_pending
 
-    pending = ExportJob.objects.filter(status=ExportJob.Status.PENDING)
-    enqueued = enqueue_pending(run_export_job, pending, older_than=older_than, batch_size=batch_size)
+    stale = ExportJob.objects.filter(
+        Q(status=ExportJob.Status.PENDING)
+        | Q(status=ExportJob.Status.RUNNING, lease_expires_at__lte=clock.now())
+    )
+    enqueued = enqueue_pending(run_export_job, stale, older_than=older_than, batch_size=batch_size)
     if enqueued:
-        logger.info("export_jobs_requeue: %d pending export(s) enqueued again", enqueued)
+        logger.info("export_jobs_requeue: %d pending or abandoned export(s) enqueued again", enqueued)
     return enqueued
 
 
@@ -292,38 +302,105 @@ def export_job_download_record(*, job: ExportJob, actor: Any) -> None:
     )
 
 
+class _LeaseLost(Exception):
+    """This run's lease lapsed and the job is no longer its own (another run took it over)."""
+
+
 def _claim(job_id: int) -> ExportJob | None:
+    """Take the job for this run, or None when it is not to be run now.
+
+    One conditional UPDATE takes a pending job, or a running one whose
+    lease lapsed (its worker died), so of two runs at once only one gets it;
+    a running job whose lease holds belongs to its run and is left alone,
+    and so is a finished one. The claim numbers the run (`attempt`) and
+    starts its lease.
+    """
+    now = clock.now()
+    claimable = Q(status=ExportJob.Status.PENDING) | Q(
+        status=ExportJob.Status.RUNNING, lease_expires_at__lte=now
+    )
     with transaction.atomic():
-        job = ExportJob.objects.select_for_update().select_related("owner").filter(pk=job_id).first()
-        # RUNNING again: a worker died mid-run and the task was redelivered.
-        if job is None or job.status not in (ExportJob.Status.PENDING, ExportJob.Status.RUNNING):
+        claimed = ExportJob.objects.filter(claimable, pk=job_id).update(
+            status=ExportJob.Status.RUNNING,
+            attempt=F("attempt") + 1,
+            started_at=now,
+            lease_expires_at=now + LEASE,
+            rows_done=0,
+        )
+        if not claimed:
             return None
-        job.status = ExportJob.Status.RUNNING
-        job.started_at = clock.now()
-        job.rows_done = 0
-        job.save(update_fields=["status", "started_at", "rows_done"])
-        return job
+        # Read in the claim's transaction: the row is ours until it commits.
+        return ExportJob.objects.select_related("owner").get(pk=job_id)
+
+
+def _held(job: ExportJob) -> QuerySet[ExportJob]:
+    """The job's row while this run (its `attempt`) still holds it."""
+    return ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, attempt=job.attempt)
 
 
 def _counting(rows: Iterator[list[Any]], job: ExportJob) -> Iterator[list[Any]]:
-    """Pass the rows through, writing the progress every CHUNK_SIZE rows."""
+    """Pass the rows through, writing the progress and renewing the lease every CHUNK_SIZE rows.
+
+    Raises _LeaseLost when the job was taken over meanwhile.
+    """
     done = 0
     for row in rows:
         yield row
         done += 1
-        if done % CHUNK_SIZE == 0:
-            ExportJob.objects.filter(pk=job.pk).update(rows_done=done)
+        if done % CHUNK_SIZE == 0 and not _held(job).update(
+            rows_done=done, lease_expires_at=clock.now() + LEASE
+        ):
+            raise _LeaseLost
     job.rows_done = done
+
+
+def _stored_name(job: ExportJob) -> str:
+    # The job's own name, the same on every run: a run after a lapsed one
+    # replaces what that one may have left rather than adding a second file.
+    return f"{job.pk}-{export_filename(job.list_key, job.format, job.created_at)}"
+
+
+def _remove_leftover(job: ExportJob) -> None:
+    """Delete the file an earlier run of this job left under its name before it died."""
+    name = job.file.field.generate_filename(job, _stored_name(job))
+    if job.file.storage.exists(name):
+        job.file.storage.delete(name)
+
+
+def _store(job: ExportJob, content: IO[bytes]) -> None:
+    """Save the file and mark the job done, if this run still holds it (else _LeaseLost).
+
+    The row stays locked meanwhile, so a run that takes over a lease lapsing
+    now waits and then finds the job done.
+    """
+    with transaction.atomic():
+        if not _held(job).select_for_update().exists():
+            raise _LeaseLost
+        _remove_leftover(job)
+        job.file.save(_stored_name(job), File(content), save=False)
+        job.status = ExportJob.Status.DONE
+        job.finished_at = clock.now()
+        job.lease_expires_at = None
+        try:
+            job.save(
+                update_fields=["status", "rows_done", "rows_total", "file", "finished_at", "lease_expires_at"]
+            )
+        except Exception:
+            job.file.storage.delete(job.file.name)
+            raise
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write the file of a queued export (called by cases.tasks.run_export_job).
 
-    Preconditions: the job is pending (or running, when redelivered); any
-    other job is left alone and None returned. The list is built for the
-    owner as they are now: a narrower scope exports fewer cases.
-    Side effects: the file on the default storage, the job's progress and
-    status (failed with the error on any exception), a notification to the owner.
+    Preconditions: the job is pending, or running under a lapsed lease (its
+    worker died); a job another run holds, or a finished one, is left alone
+    and None returned (`_claim`). The list is built for the owner as they
+    are now: a narrower scope exports fewer cases.
+    Side effects: the file on the default storage under the job's own name
+    (replacing what a dead run left), the job's progress and lease, its
+    status (failed with the error on any exception), a notification to the
+    owner. A run that finds its lease taken over stops and records nothing.
     """
     job = _claim(job_id)
     if job is None:
@@ -333,7 +410,8 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
         case_list, filterset = filtered_cases(job.list_key, owner, job.querystring)
         cases = export_queryset(filterset.qs)
         job.rows_total = cases.count()
-        ExportJob.objects.filter(pk=job.pk).update(rows_total=job.rows_total)
+        if not _held(job).update(rows_total=job.rows_total, lease_expires_at=clock.now() + LEASE):
+            raise _LeaseLost
         rows = _counting(
             export_rows(cases.iterator(chunk_size=CHUNK_SIZE), show_contact=shows_contact(owner)), job
         )
@@ -346,17 +424,26 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             else:
                 write_xlsx(rows, target, title=str(case_list.title))
             target.seek(0)
-            job.file.save(export_filename(job.list_key, job.format), File(target), save=False)
+            _store(job, target)
+    except _LeaseLost:
+        logger.warning("export %s: run %s lost its lease to another run; stopped", job.pk, job.attempt)
+        return None
     except Exception as error:
         logger.exception("export %s failed", job.pk)
         job.status = ExportJob.Status.FAILED
         job.error = str(getattr(error, "message", error))[:1000]
         job.finished_at = clock.now()
-        job.save(update_fields=["status", "error", "finished_at"])
+        job.lease_expires_at = None
+        failed = _held(job).update(
+            status=job.status, error=job.error, finished_at=job.finished_at, lease_expires_at=None
+        )
+        if not failed:
+            return None
+        try:
+            _remove_leftover(job)  # a failed job has no file, so the purge would never see it
+        except Exception:
+            logger.exception("export %s: could not delete the file an earlier run left", job.pk)
         return job
-    job.status = ExportJob.Status.DONE
-    job.finished_at = clock.now()
-    job.save(update_fields=["status", "rows_done", "rows_total", "file", "finished_at"])
     notify(
         recipients=[owner],
         key=f"export:{job.pk}:done",

@@ -2,9 +2,10 @@
 
 A case posted through Open311 remembers its client (`Case.open311_client`).
 When the client has pushing switched on (`push_kind`, `push_url`), every
-status change of the case writes a `HotlinePush` row in the transaction of
-the change (an outbox: rolled back with it), holding the payload as it was
-at that moment. After commit a Celery task delivers it; the beat job
+status change of the case, and every correction that moves its handling
+deadline (case_recategorise), writes a `HotlinePush` row in the transaction
+of the change (an outbox: rolled back with it), holding the payload as it
+was at that moment. After commit a Celery task delivers it; the beat job
 `retry_hotline_pushes` delivers whatever is due again.
 
 Delivery is at least once and in order per case:
@@ -239,10 +240,12 @@ def send(outgoing: OutgoingRequest) -> Outcome:
 
 
 def hotline_push_record(*, case: Case, event: CaseEvent) -> HotlinePush | None:
-    """Queue a status change of a case for the platform that posted it.
+    """Queue a status change of a case, or a new handling deadline, for the platform that posted it.
 
-    Preconditions: called inside the transaction of the change (by
-    cases.services._transition), after its event was written.
+    Preconditions: called inside the transaction of the change, after its
+    event was written: by cases.services._transition for every status
+    change, and by case_recategorise when the handling deadline moved (the
+    payload's `expected_datetime`).
     Side effects: one pending HotlinePush (none when the case has no client
     or the client pushes nothing); its delivery is enqueued on commit, so a
     rolled-back change sends nothing.

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from cases.attachments import PhotoField
 from cases.choices import (
     OPEN_STATUSES,
     AttachmentKind,
@@ -521,7 +522,8 @@ class CaseAttachment(models.Model):
     kind = models.CharField(
         _("kind"), max_length=8, choices=AttachmentKind.choices, default=AttachmentKind.BEFORE
     )
-    file = models.ImageField(_("file"), upload_to=attachment_path, width_field="width", height_field="height")
+    # Measured once, at upload (PhotoField): a hidden photo's file is not where loading would look.
+    file = PhotoField(_("file"), upload_to=attachment_path, width_field="width", height_field="height")
     width = models.PositiveIntegerField(null=True, editable=False)
     height = models.PositiveIntegerField(null=True, editable=False)
     size = models.PositiveIntegerField(_("size in bytes"), default=0)
@@ -1183,6 +1185,12 @@ class ExportJob(models.Model):
     created_at = models.DateTimeField(_("created at"), default=clock.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # One run at a time holds a running job (cases.exports._claim): `attempt`
+    # numbers the runs, and a run renews `lease_expires_at` while it writes.
+    # A lapsed lease means its worker died; the requeue sweep hands the job
+    # to a new run, and the old one, should it still be alive, stops.
+    attempt = models.PositiveIntegerField(default=0, editable=False)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

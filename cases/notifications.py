@@ -49,9 +49,43 @@ def _verifying_liaisons(case: Any) -> list[Any]:
     return [posting.liaison]
 
 
+# The actions whose events staff hear about (recipients_for answers nobody for the rest).
+STAFF_NOTIFIED_ACTIONS = frozenset(
+    {
+        CaseAction.DISPATCH,
+        CaseAction.REWORK,
+        CaseAction.REOPEN,
+        CaseAction.RETURN,
+        CaseAction.PARKING_REQUESTED,
+        CaseAction.PARKING_REFUSED,
+        CaseAction.PARK,
+        CaseAction.SUBMIT_RESULT,
+        CaseAction.EXTENSION_REQUESTED,
+        CaseAction.ESCALATE,
+        CaseAction.EXTENSION_APPROVED,
+        CaseAction.EXTENSION_REFUSED,
+        CaseAction.REGISTER,
+        CaseAction.REJECT,
+        CaseAction.MERGE,
+        CaseAction.CLOSE,
+    }
+)
+
+
+def notifies(action: str) -> bool:
+    """Whether an event of this action may tell anyone (staff or reporters) anything.
+
+    For the others (a report filed, a note, a photo hidden…) no notification
+    task is queued at all: it would find nobody to tell.
+    """
+    return action in STAFF_NOTIFIED_ACTIONS or action in REPORTER_ACTIONS
+
+
 def recipients_for(event: CaseEvent) -> list[Any]:
     case = event.case
     action = CaseAction(event.action)
+    if action not in STAFF_NOTIFIED_ACTIONS:
+        return []
     if action in (CaseAction.DISPATCH, CaseAction.REWORK, CaseAction.REOPEN):
         return _handlers(event)
     if action == CaseAction.RETURN:

@@ -75,7 +75,11 @@ def remind_return_visits() -> int:
 
 @shared_task(acks_late=True)
 def run_export_job(job_id: int) -> str:
-    """Write the file of one queued case-list export (cases.exports)."""
+    """Write the file of one queued case-list export (cases.exports).
+
+    "skipped" when the job is finished or another run holds it (a second
+    task for the same job, or a redelivery while the first run is alive).
+    """
     from cases.exports import export_job_run
 
     job = export_job_run(job_id=job_id)
@@ -84,7 +88,7 @@ def run_export_job(job_id: int) -> str:
 
 @shared_task(acks_late=True)
 def requeue_pending_exports() -> int:
-    """Beat job: run the exports whose task never reached the broker (cases.exports)."""
+    """Beat job: run the exports whose task never reached the broker or whose worker died (cases.exports)."""
     from cases.exports import export_jobs_requeue
 
     return export_jobs_requeue()

@@ -381,7 +381,8 @@ ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 ATTACHMENT_MAX_PIXELS = env.int("ATTACHMENT_MAX_PIXELS", default=40_000_000)
 CASE_NUMBER_PREFIX = env("CASE_NUMBER_PREFIX", default="CG")
 # Abuse limits on the public complaint form (django-ratelimit rates) and the
-# number of reports from one address per hour before a CAPTCHA is asked for.
+# number of reports from one address per hour before a CAPTCHA is asked for
+# (0: never ask, and nothing is counted).
 PUBLIC_REPORT_RATE_PER_IP = env("PUBLIC_REPORT_RATE_PER_IP", default="20/h")
 PUBLIC_REPORT_RATE_PER_PHONE = env("PUBLIC_REPORT_RATE_PER_PHONE", default="10/d")
 PUBLIC_REPORT_CAPTCHA_AFTER = env.int("PUBLIC_REPORT_CAPTCHA_AFTER", default=3)
@@ -393,7 +394,7 @@ PUBLIC_NEARBY_RATE_PER_IP = env("PUBLIC_NEARBY_RATE_PER_IP", default="120/h")
 ABUSE_LIMITS_ENABLED = env.bool("ABUSE_LIMITS_ENABLED", default=True)
 RATELIMIT_ENABLE = ABUSE_LIMITS_ENABLED
 if not ABUSE_LIMITS_ENABLED:
-    PUBLIC_REPORT_CAPTCHA_AFTER = 2**31
+    PUBLIC_REPORT_CAPTCHA_AFTER = 0
 # Load benchmarks only: mounts /bench/ceiling/, a bare view doing one INSERT
 # into the bench_ceiling table bench/load.py creates (chengguan.bench_views).
 BENCH_CEILING_ENABLED = env.bool("BENCH_CEILING_ENABLED", default=False)
@@ -427,6 +428,10 @@ EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 # The dashboard's figures of the current period are at most this old (its
 # "refresh" link recomputes them); 0 computes them on every request.
 DASHBOARD_CACHE_SECONDS = env.int("DASHBOARD_CACHE_SECONDS", default=60)
+# The monthly assessment's figures of a month that is over are at most this
+# old (a month under way: DASHBOARD_CACHE_SECONDS; its "refresh" link too);
+# 0 computes them on every request. Its exports are always computed anew.
+ASSESSMENT_CACHE_SECONDS = env.int("ASSESSMENT_CACHE_SECONDS", default=3600)
 
 # --- REST API (/api/v1/) and Open311 (/open311/v2/) ----------------------------
 REST_FRAMEWORK = {

@@ -7,6 +7,7 @@ here while that module is being changed by other work (see the issue 4 notes).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import groupby
@@ -25,6 +26,13 @@ _BOUNDARIES_CACHE_KEY = "public:community-boundaries:v1"
 
 def public_communities() -> QuerySet[Community]:
     """Active communities in street order, ready for selects and lists."""
+    # A copy of a query built once per process: building it (joins, ordering) cost the
+    # complaint form more than its copy does. Never evaluated itself, so nothing is kept.
+    return _public_communities_query().all()
+
+
+@functools.cache
+def _public_communities_query() -> QuerySet[Community]:
     return (
         Community.objects.filter(is_active=True, street__is_active=True)
         .select_related("street", "street__district")

@@ -22,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -192,16 +193,22 @@ def chart_data(request: HttpRequest, chart: str) -> HttpResponse:
 # --- monthly assessment -------------------------------------------------------
 
 
-def _assessment(request: HttpRequest) -> tuple[AssessmentMonthForm, reads.Assessment]:
+def _assessment(
+    request: HttpRequest, *, cached: bool = False
+) -> tuple[AssessmentMonthForm, reads.Assessment]:
     form = AssessmentMonthForm(request.GET or None)
-    return form, reads.Assessment(request.user, form.chosen())
+    return form, reads.Assessment(request.user, form.chosen(), cached=cached)
 
 
 @_staff
 def assessment(request: HttpRequest) -> HttpResponse:
-    form, report = _assessment(request)
+    """The month's rankings from the cached figures; `?fresh=1` recomputes them (throttled)."""
+    if request.GET.get("fresh"):
+        reads.start_afresh(request.user)
+    form, report = _assessment(request, cached=True)
     month = f"{report.first:%Y-%m}"
     user = request.user
+    as_of = report.as_of
     return render(
         request,
         "cases/dashboard/assessment.html",
@@ -215,6 +222,9 @@ def assessment(request: HttpRequest) -> HttpResponse:
             "xlsx_url": f"{reverse('dashboard:assessment_export', args=['xlsx'])}?month={month}",
             "csv_url": f"{reverse('dashboard:assessment_export', args=['csv'])}?month={month}",
             "can_rate": user.has_perm("cases.rate_liaison") or user.has_perm("cases.rate_community"),
+            "as_of": as_of,
+            "as_of_today": timezone.localdate(as_of) == timezone.localdate(report.now),
+            "refresh_url": f"?month={month}&fresh=1",
         },
     )
 
@@ -272,6 +282,9 @@ def _xlsx(report: reads.Assessment) -> bytes:
 
 @_staff
 def assessment_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    # Computed now, not from the page's cache: a file kept as the month's record
+    # carries no "as of", and "overdue now" would otherwise be up to
+    # ASSESSMENT_CACHE_SECONDS old. Exports are few; their cost does not matter.
     _form, report = _assessment(request)
     name = f"assessment-{report.first:%Y-%m}"
     if fmt == "xlsx":

@@ -28,6 +28,7 @@ from cases.choices import CaseStatus
 from cases.dashboard import ASYNC_CHARTS, Dashboard, DashboardFilters, dashboard_period, read_through
 from chengguan.clock import frozen_at
 from chengguan.roles import Role
+from chengguan.services import user_set_scope
 from tests.cases.test_indicators import NOW, at
 from tests.factories import CaseFactory, CommunityFactory, DistrictFactory, StreetFactory, staff
 
@@ -131,6 +132,82 @@ def test_scoped_and_city_wide_users_never_see_each_others_figures(client, month,
 
     # Then each sees their own area's figures, on the page and in the charts
     assert seen == {"A": [10, 10, 10, 10], "B": [3, 3, 3, 3], "city": [13, 13, 13, 13]}
+
+
+# --- a change of scope --------------------------------------------------------------------
+
+
+@pytest.fixture
+def other_district(db):  # type: ignore[no-untyped-def]
+    """A second district with 3 cases reported in November and 2 in October."""
+    district = DistrictFactory()
+    elsewhere = CommunityFactory(street=StreetFactory(district=district), origin=(121.0, 31.0))
+    CaseFactory.create_batch(3, community=elsewhere, reported_at=at(11, 8))
+    CaseFactory.create_batch(2, community=elsewhere, reported_at=at(10, 8))
+    return district
+
+
+def test_a_change_of_scope_shows_the_new_scopes_figures_at_once(
+    client, month, supervisor, other_district, django_capture_on_commit_callbacks
+):
+    def previous(response) -> int:  # type: ignore[no-untyped-def]
+        return {tile.key: tile.previous for tile in response.context["tiles"]}["reported"]
+
+    client.force_login(supervisor)
+    with frozen_at(NOW):
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When the supervisor is given the other district as well
+        with django_capture_on_commit_callbacks(execute=True):
+            user_set_scope(user=supervisor, target=other_district)
+        after, queries = read(client, DASHBOARD + NOVEMBER)
+
+    # Then the next page counts both districts, this period and the one compared with,
+    # and the scope filters offer the new district
+    assert counting(queries) > 0
+    assert reported(after) == reported(before) + 3
+    assert previous(after) == previous(before) + 2
+    assert other_district.pk in dict(after.context["form"].fields["district"].choices)
+    assert other_district.pk not in dict(before.context["form"].fields["district"].choices)
+
+
+def test_the_cached_figures_are_dropped_once_the_scope_change_is_committed(
+    supervisor, other_district, django_capture_on_commit_callbacks
+):
+    token = reads.figures_token(supervisor.pk)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        user_set_scope(user=supervisor, target=other_district)
+        # (a request computing before the commit would still see the old scope)
+        assert reads.figures_token(supervisor.pk) == token
+
+    assert len(callbacks) == 1
+    assert reads.figures_token(supervisor.pk) != token
+
+
+def test_one_users_change_of_scope_leaves_the_others_cached_figures_alone(
+    client, month, supervisor, district, other_district, django_capture_on_commit_callbacks
+):
+    colleague = staff(Role.SUPERVISOR, scope=district)
+    with frozen_at(NOW):
+        client.force_login(colleague)
+        read(client, DASHBOARD + NOVEMBER)
+        with django_capture_on_commit_callbacks(execute=True):
+            user_set_scope(user=supervisor, target=other_district)
+        _response, queries = read(client, DASHBOARD + NOVEMBER)
+
+    assert counting(queries) == 0
+
+
+def test_a_token_lost_from_the_cache_never_brings_older_figures_back(db):
+    # Given figures cached under a user's token, then a refresh (a new token) and figures under it
+    first = reads.figures_token(7)
+    assert read_through("k", lambda: 1, seconds=60, now=NOW, token=first) == (NOW, 1)
+    reads.forget_cached_figures(7)
+    assert reads.figures_token(7) != first
+
+    # When the token is evicted, a new one is drawn: nothing cached before is used
+    cache.delete(reads.figures_token_key(7))
+    assert reads.figures_token(7) not in (first, None)
+    assert read_through("k", lambda: 2, seconds=60, now=NOW, token=reads.figures_token(7)) == (NOW, 2)
 
 
 # --- "Figures as of" and the refresh link -----------------------------------------------

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import cast
 
 import pytest
+import time_machine
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
@@ -27,6 +30,7 @@ from cases.exports import export_files_purge, export_header
 from cases.models import Case, ExportJob, ExtensionRequest
 from cases.worklists import WORKLISTS
 from chengguan import clock
+from chengguan.clock import frozen_at
 from chengguan.models import AuditEntry, User
 from chengguan.roles import Role
 from tests.factories import CaseFactory, CommunityFactory, DistrictFactory, StreetFactory, UserFactory, staff
@@ -365,6 +369,256 @@ def test_a_job_fails_with_the_reason_when_the_owner_lost_the_worklist(
     assert job.status == "failed" and job.error and not job.file
     # Run again (a redelivered task): a finished job is left alone.
     assert run_export_job(job.pk) == "skipped"
+
+
+# --- one run at a time -----------------------------------------------------------------------------
+
+
+class WorkerKilled(BaseException):
+    """The worker process dies here (not an error the run could catch and record)."""
+
+
+@pytest.fixture
+def queued(supervisor, cases_around):  # type: ignore[no-untyped-def]
+    """A pending export of the supervisor's case list (6 cases in scope), made an hour ago."""
+    return ExportJob.objects.create(
+        owner=supervisor, list_key="cases", format="csv", created_at=clock.now() - timedelta(hours=1)
+    )
+
+
+def at_rows(monkeypatch, actions: dict[int, Callable[[], object]]) -> None:  # type: ignore[no-untyped-def]
+    """Call actions[i] once, when a run has produced its row i (that is, while it is writing)."""
+    from cases import exports
+
+    original = exports.export_rows
+    pending = dict(actions)
+
+    def rows(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for index, row in enumerate(original(*args, **kwargs)):
+            action = pending.pop(index, None)
+            if action is not None:
+                action()
+            yield row
+
+    monkeypatch.setattr(exports, "export_rows", rows)
+
+
+def stored_files(owner: User) -> list[str]:
+    directory = f"exports/{owner.pk}"
+    return sorted(default_storage.listdir(directory)[1]) if default_storage.exists(directory) else []
+
+
+def file_rows(job: ExportJob) -> list[list[str]]:
+    with job.file.open("rb") as stored:
+        return csv_rows(stored.read())
+
+
+def kill(message: str) -> Callable[[], object]:
+    def action() -> object:
+        raise WorkerKilled(message)
+
+    return action
+
+
+def test_a_second_task_for_a_job_being_written_does_nothing(queued, supervisor, monkeypatch):
+    # Given a job being written by one run, when a second task for it runs meanwhile
+    # (the sweep queued it again while the first task was merely slow)
+    from cases.tasks import run_export_job
+
+    second: list[str] = []
+    at_rows(monkeypatch, {0: lambda: second.append(run_export_job(queued.pk))})
+
+    assert run_export_job(queued.pk) == "done"
+
+    # Then the second did nothing, and the job was written once, by the first
+    assert second == ["skipped"]
+    job = ExportJob.objects.get(pk=queued.pk)
+    assert (job.status, job.attempt, job.rows_done, job.lease_expires_at) == ("done", 1, 6, None)
+    assert stored_files(supervisor) == [job.file.name.rsplit("/", 1)[1]]
+    assert len(file_rows(job)) == 6
+
+
+def test_the_sweep_gives_a_job_whose_worker_died_to_a_new_run_once_the_lease_lapses(
+    queued, supervisor, monkeypatch
+):
+    from cases.exports import LEASE, export_jobs_requeue
+    from cases.tasks import run_export_job
+
+    # Given a run that claimed the job and whose worker died mid-way
+    start = clock.now()
+    at_rows(monkeypatch, {1: kill("SIGKILL")})
+    with frozen_at(start), pytest.raises(WorkerKilled):
+        run_export_job(queued.pk)
+    job = ExportJob.objects.get(pk=queued.pk)
+    assert (job.status, job.attempt, job.lease_expires_at) == ("running", 1, start + LEASE)
+
+    # While its lease holds, neither the sweep nor a redelivered task touches it
+    with frozen_at(start + LEASE - timedelta(seconds=1)):
+        assert export_jobs_requeue(older_than=timedelta(0)) == 0
+        assert run_export_job(queued.pk) == "skipped"
+    assert ExportJob.objects.get(pk=queued.pk).attempt == 1
+
+    # Once it lapsed, the sweep queues it again and a new run writes it
+    with frozen_at(start + LEASE):
+        assert export_jobs_requeue(older_than=timedelta(0)) == 1
+    job = ExportJob.objects.get(pk=queued.pk)
+    assert (job.status, job.attempt, job.rows_done) == ("done", 2, 6)
+    assert len(file_rows(job)) == 6
+    # and a later sweep leaves the finished job alone
+    with frozen_at(start + 2 * LEASE):
+        assert export_jobs_requeue(older_than=timedelta(0)) == 0
+
+
+def die_after_storing_the_file(monkeypatch, job: ExportJob) -> list[str]:  # type: ignore[no-untyped-def]
+    """A run of `job` whose worker dies once the file is stored, before the job is marked done.
+
+    Returns the files left behind."""
+    from cases.tasks import run_export_job
+
+    save = ExportJob.save
+
+    def dying_save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.status == ExportJob.Status.DONE:
+            monkeypatch.setattr(ExportJob, "save", save)
+            raise WorkerKilled("SIGKILL")
+        save(self, *args, **kwargs)
+
+    monkeypatch.setattr(ExportJob, "save", dying_save)
+    with pytest.raises(WorkerKilled):
+        run_export_job(job.pk)
+    assert ExportJob.objects.get(pk=job.pk).status == "running"
+    return stored_files(job.owner)
+
+
+def test_a_run_after_a_lapsed_lease_replaces_the_file_the_dead_run_left(queued, supervisor, monkeypatch):
+    from cases.exports import LEASE
+    from cases.tasks import run_export_job
+
+    # Given a run whose worker died after storing the file, before the job was marked done
+    start = clock.now()
+    with frozen_at(start):
+        left = die_after_storing_the_file(monkeypatch, queued)
+    assert len(left) == 1
+
+    # When a new run takes the job over, minutes later
+    with frozen_at(start + LEASE + timedelta(minutes=3)):
+        assert run_export_job(queued.pk) == "done"
+
+    # Then it wrote the job's file again in place: one file, the job's
+    job = ExportJob.objects.get(pk=queued.pk)
+    assert stored_files(supervisor) == left == [job.file.name.rsplit("/", 1)[1]]
+    assert len(file_rows(job)) == 6
+
+
+def test_a_failed_run_after_a_dead_one_leaves_no_file(queued, supervisor, monkeypatch):
+    from cases import exports
+    from cases.tasks import run_export_job
+
+    start = clock.now()
+    with frozen_at(start):
+        assert len(die_after_storing_the_file(monkeypatch, queued)) == 1
+
+    # When the new run fails (here: the list can no longer be built)
+    def no_list(*args: object) -> None:
+        raise LookupError("no such list")
+
+    monkeypatch.setattr(exports, "filtered_cases", no_list)
+    with frozen_at(start + exports.LEASE):
+        assert run_export_job(queued.pk) == "failed"
+
+    # Then the job failed with the reason, and the dead run's file went with it
+    job = ExportJob.objects.get(pk=queued.pk)
+    assert (job.status, job.error, job.lease_expires_at) == ("failed", "no such list", None)
+    assert not job.file and stored_files(supervisor) == []
+
+
+def test_a_run_that_lost_its_lease_stops_without_writing(queued, supervisor, monkeypatch):
+    from cases.exports import LEASE
+    from cases.tasks import run_export_job
+
+    # Given a run so slow that its lease lapsed and another run took the job over and finished it
+    start = clock.now()
+    other: list[str] = []
+
+    def taken_over() -> None:
+        with frozen_at(start + LEASE):
+            other.append(run_export_job(queued.pk))
+
+    at_rows(monkeypatch, {2: taken_over})
+
+    # When the slow run gets to the end
+    with frozen_at(start):
+        outcome = run_export_job(queued.pk)
+
+    # Then it stops and records nothing: the job is the other run's
+    assert (outcome, other) == ("skipped", ["done"])
+    job = ExportJob.objects.get(pk=queued.pk)
+    assert (job.status, job.attempt, job.rows_done) == ("done", 2, 6)
+    assert stored_files(supervisor) == [job.file.name.rsplit("/", 1)[1]]
+
+
+def test_a_run_renews_its_lease_as_it_writes(queued, monkeypatch):
+    # Given runs that record their progress every 2 rows, and a run that takes
+    # most of its lease to get to its second row
+    from cases import exports
+    from cases.tasks import run_export_job
+
+    monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
+    start = timezone.now()
+    later = start + exports.LEASE - timedelta(minutes=1)
+    leases: list[object] = []
+
+    def lease() -> None:
+        leases.append(ExportJob.objects.get(pk=queued.pk).lease_expires_at)
+
+    with time_machine.travel(start, tick=False) as traveller:
+        at_rows(monkeypatch, {0: lease, 1: lambda: traveller.move_to(later), 3: lease})
+        assert run_export_job(queued.pk) == "done"
+
+    # Then the lease taken at the start was renewed once the second row was written
+    assert leases == [start + exports.LEASE, later + exports.LEASE]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_of_two_runs_claiming_a_job_at_once_only_one_gets_it(supervisor):
+    """On PostgreSQL the second claim waits for the first one's row lock, then finds the job taken."""
+    from django.db import transaction
+
+    from cases.exports import _claim
+
+    job = ExportJob.objects.create(owner=supervisor, list_key="cases", format="csv")
+    claimed, release = threading.Event(), threading.Event()
+    results: dict[str, ExportJob | None] = {}
+
+    def first_run() -> None:
+        try:
+            with transaction.atomic():  # the claim not committed yet
+                results["first"] = _claim(job.pk)
+                claimed.set()
+                release.wait(5)
+        finally:
+            connection.close()
+
+    def second_run() -> None:
+        try:
+            results["second"] = _claim(job.pk)
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_run)
+    first.start()
+    assert claimed.wait(5)
+    second = threading.Thread(target=second_run)
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting for the first claim's row lock
+    release.set()
+    first.join(5)
+    second.join(5)
+
+    assert results["first"] is not None and results["second"] is None
+    assert ExportJob.objects.get(pk=job.pk).attempt == 1
 
 
 def test_old_export_files_are_purged(supervisor, settings):

@@ -36,6 +36,7 @@ from cases.hotline import (
     signature_is_valid,
 )
 from cases.models import Case, HotlinePush, Open311Client
+from cases.open311.serializers import iso
 from cases.open311.services import open311_request_create
 from cases.tasks import retry_hotline_pushes
 from chengguan.models import AuditEntry
@@ -381,6 +382,107 @@ def test_only_cases_of_a_pushing_client_are_pushed(
     assert silent.open311_client == quiet
     assert not HotlinePush.objects.exists()
     assert platform.received == []
+
+
+# --- corrections that move the handling deadline --------------------------------------------------
+
+ILLEGAL_BUILDING = "0301"  # handle within 80 working hours; the hotline case's 0102 within 8
+STREET_SIBLING = "0101"  # the same limits as 0102
+
+
+@pytest.mark.parametrize(
+    "correction",
+    [{"category": ILLEGAL_BUILDING}, {"urgency": "urgent"}],
+    ids=["category", "urgency"],
+)
+def test_a_recategorisation_that_moves_the_handling_deadline_is_pushed(
+    platform, hotline, hotline_case, superuser, unit, correction, django_capture_on_commit_callbacks
+):
+    # Given a hotline case being handled, its changes so far pushed
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        case = bring_to_in_progress(hotline_case, superuser, unit)
+    assert HotlinePush.objects.filter(status=PushStatus.SENT).count() == len(platform.received) == 3
+    old_due_at = case.due_at
+    if "category" in correction:
+        correction = {"category": leaf_category(correction["category"])}
+
+    # When an operator corrects it so that its handling deadline moves
+    with (
+        time_machine.travel(T0 + timedelta(hours=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        case = services.case_recategorise(case=case, actor=superuser, reason="分类有误，更正", **correction)
+
+    # Then the platform is told the new deadline, through the outbox like a status change
+    case = Case.objects.get(pk=case.pk)
+    assert case.due_at != old_due_at
+    push = HotlinePush.objects.order_by("pk").last()
+    assert push is not None
+    assert (push.action, push.case_status, push.status) == ("recategorised", "in_progress", PushStatus.SENT)
+    assert push.event is not None and push.event.action == "recategorised"
+    body = platform.received[-1].json
+    assert len(platform.received) == 4
+    assert body["delivery"] == push.pk
+    assert (body["event"], body["status_internal"]) == ("recategorised", "in_progress")
+    assert body["expected_datetime"] == iso(case.due_at) != iso(old_due_at)
+
+
+@pytest.mark.parametrize(
+    "correction",
+    [{"address": "幸福路1号"}, {"category": STREET_SIBLING}],
+    ids=["address", "category-with-the-same-limits"],
+)
+def test_a_recategorisation_that_leaves_the_deadline_pushes_nothing(
+    platform, hotline, hotline_case, superuser, unit, correction, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        case = bring_to_in_progress(hotline_case, superuser, unit)
+    if "category" in correction:
+        correction = {"category": leaf_category(correction["category"])}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_recategorise(case=case, actor=superuser, reason="更正", **correction)
+
+    assert Case.objects.get(pk=case.pk).due_at == case.due_at
+    assert HotlinePush.objects.count() == len(platform.received) == 3
+
+
+def test_a_recategorisation_of_a_case_from_elsewhere_pushes_nothing(
+    platform, hotline, make_case, superuser, django_capture_on_commit_callbacks
+):
+    web = make_case(CaseStatus.IN_PROGRESS)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_recategorise(
+            case=web, actor=superuser, reason="实为违法建设", category=leaf_category(ILLEGAL_BUILDING)
+        )
+
+    assert Case.objects.get(pk=web.pk).due_at != web.due_at
+    assert not HotlinePush.objects.exists()
+    assert platform.received == []
+
+
+def test_the_deadline_push_is_rolled_back_with_the_recategorisation(
+    platform, hotline, hotline_case, superuser, unit, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        case = bring_to_in_progress(hotline_case, superuser, unit)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.case_recategorise(
+            case=case, actor=superuser, reason="实为违法建设", category=leaf_category(ILLEGAL_BUILDING)
+        )
+        assert HotlinePush.objects.filter(action="recategorised").count() == 1
+        raise RuntimeError("something after the correction failed")
+
+    assert Case.objects.get(pk=case.pk).due_at == case.due_at
+    assert not HotlinePush.objects.filter(action="recategorised").exists()
+    assert callbacks == []
+    assert len(platform.received) == 3
 
 
 def test_a_push_the_platform_never_takes_goes_dead_and_is_listed(

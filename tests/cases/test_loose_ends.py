@@ -201,8 +201,7 @@ def hidden(make_case, operator, django_capture_on_commit_callbacks):  # type: ig
     photo = CaseAttachment.objects.get(case=case)
     with django_capture_on_commit_callbacks(execute=True):
         services.case_attachment_hide(attachment=photo, actor=operator, reason="照片含可识别的人脸")
-    # (not refresh_from_db: it would reread the image's size from its public copy, gone now)
-    photo = CaseAttachment.objects.get(pk=photo.pk)
+    photo.refresh_from_db()
     assert photo.is_hidden
     return photo
 
@@ -350,6 +349,60 @@ def test_the_api_verb(hidden, operator, district, django_capture_on_commit_callb
     # Shown now: a second call names the field
     again = as_user(operator).post(url, {**body, "version": case.version + 1}, format="json")
     assert "attachment" in assert_error(again, 400, "invalid")["fields"]
+
+
+def without_any_copy(photo: CaseAttachment) -> None:
+    """Delete the photo's file wherever it is: what loads the row must not need it."""
+    for storage in (photo.file.storage, private_storage()):
+        if storage.exists(photo.file.name):
+            storage.delete(photo.file.name)
+
+
+def test_a_hidden_photo_refreshes_and_loads_without_reading_its_file(hidden):
+    # Given a hidden photo whose public copy is gone; and even with no copy left at all
+    assert not os.path.exists(public_path(hidden))
+    without_any_copy(hidden)
+
+    # When it is refreshed and loaded again
+    hidden.refresh_from_db()
+    loaded = CaseAttachment.objects.get(pk=hidden.pk)
+
+    # Then both work and keep the size measured at upload
+    assert (hidden.width, hidden.height) == (loaded.width, loaded.height) == (40, 30)
+    assert hidden.is_hidden and loaded.is_hidden
+
+
+def test_a_photo_shown_again_refreshes_before_and_after_its_copy_back(
+    hidden, operator, django_capture_on_commit_callbacks
+):
+    # Given a hidden photo shown again, its copy back to public storage not yet run
+    with django_capture_on_commit_callbacks(execute=False) as on_commit:
+        services.case_attachment_unhide(case=hidden.case, attachment=hidden, actor=operator, reason="可公开")
+    assert not os.path.exists(public_path(hidden))
+
+    # Then it refreshes while its file is still private
+    hidden.refresh_from_db()
+    assert not hidden.is_hidden and (hidden.width, hidden.height) == (40, 30)
+
+    # and after the copy back, even once the file is gone again
+    for callback in on_commit:
+        callback()
+    assert os.path.exists(public_path(hidden))
+    without_any_copy(hidden)
+    hidden.refresh_from_db()
+    assert (hidden.width, hidden.height) == (40, 30)
+
+
+def test_a_photo_row_without_its_size_loads_without_measuring_the_file(hidden):
+    # Given a row whose size was never recorded (older rows), its file moved away
+    CaseAttachment.objects.filter(pk=hidden.pk).update(width=None, height=None)
+    without_any_copy(hidden)
+
+    # When it is loaded and refreshed, nothing opens the file to measure it
+    loaded = CaseAttachment.objects.get(pk=hidden.pk)
+    loaded.refresh_from_db()
+
+    assert (loaded.width, loaded.height) == (None, None)
 
 
 # --- 4. a new category or urgency recounts the deadlines ------------------------------------
