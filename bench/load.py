@@ -140,6 +140,10 @@ def session_for(user: Any, *, otp: bool) -> str:
 def prepare(args: argparse.Namespace) -> dict[str, Any]:
     """Users, sessions, the ceiling table and the sample of cases each flow uses."""
     from django.contrib.auth.models import Group
+    from django.core.management import call_command
+
+    # A database filled by an earlier version gets this one's tables first.
+    call_command("migrate", verbosity=0)
     from django.db import connection
     from guardian.shortcuts import assign_perm
 

@@ -373,7 +373,7 @@ class Tile:
 # monthly assessment's, the scope filters' choices) is stored under the user's
 # token, and what was stored under another token is never used. The token is
 # replaced when the user asks for fresh figures (`start_afresh`) and when their
-# scope changes (`forget_cached_figures`, from chengguan.services.user_set_scope):
+# scope changes (`forget_cached_figures`, from chengguan.permissions.forget_scope):
 # no entry has to be found and deleted, the old ones expire by themselves.
 
 # How long a token is kept. When it expires or is evicted a new one is drawn:

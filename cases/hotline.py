@@ -2,8 +2,8 @@
 
 A case posted through Open311 remembers its client (`Case.open311_client`).
 When the client has pushing switched on (`push_kind`, `push_url`), every
-status change of the case, and every correction that moves its handling
-deadline (case_recategorise), writes a `HotlinePush` row in the transaction
+status change of the case, and every correction or approved extension that
+moves its handling deadline (case_recategorise, case_decide_extension), writes a `HotlinePush` row in the transaction
 of the change (an outbox: rolled back with it), holding the payload as it
 was at that moment. After commit a Celery task delivers it; the beat job
 `retry_hotline_pushes` delivers whatever is due again.
@@ -244,8 +244,8 @@ def hotline_push_record(*, case: Case, event: CaseEvent) -> HotlinePush | None:
 
     Preconditions: called inside the transaction of the change, after its
     event was written: by cases.services._transition for every status
-    change, and by case_recategorise when the handling deadline moved (the
-    payload's `expected_datetime`).
+    change, and by case_recategorise and case_decide_extension (approved) when
+    the handling deadline moved (the payload's `expected_datetime`).
     Side effects: one pending HotlinePush (none when the case has no client
     or the client pushes nothing); its delivery is enqueued on commit, so a
     rolled-back change sends nothing.

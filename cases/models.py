@@ -1218,8 +1218,10 @@ class ExportJob(models.Model):
 
 
 class HotlinePush(models.Model):
-    """One status change of a case pushed back to the Open311 client it came from (outbox).
+    """One change of a case pushed back to the Open311 client it came from (outbox).
 
+    A change is a status change, or a new handling deadline (`expected_datetime`)
+    from a recategorisation or an approved extension; `action` names its event.
     Written in the transaction of the change; delivered after commit and
     retried with backoff until the platform acknowledges it (2xx) or the
     attempts run out (dead). Rows of one case are delivered in order.

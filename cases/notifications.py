@@ -2,9 +2,12 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from cases.choices import CaseAction
 from cases.models import CaseEvent, ExtensionRequest, ParkingRequest
@@ -149,21 +152,27 @@ def notification_kind(action: str) -> str:
 
 
 # Reporters (and co-reporters) hear about these, by SMS to the phone they gave
-# and by email when they reported from an account with an address.
+# and by email when they reported from an account with an address. Lazy:
+# message_reporters renders them in the site's language, not in the one
+# active when this module was imported.
 REPORTER_ACTIONS = {
-    CaseAction.REGISTER: _(
+    CaseAction.REGISTER: gettext_lazy(
         "Your report %(number)s has been accepted and registered. Track it with code %(code)s."
     ),
-    CaseAction.REJECT: _("Your report %(number)s was not accepted: %(note)s"),
-    CaseAction.MERGE: _("Your report %(number)s is being handled together with case %(master)s."),
-    CaseAction.CLOSE: _(
+    CaseAction.REJECT: gettext_lazy("Your report %(number)s was not accepted: %(note)s"),
+    CaseAction.MERGE: gettext_lazy("Your report %(number)s is being handled together with case %(master)s."),
+    CaseAction.CLOSE: gettext_lazy(
         "Your report %(number)s has been resolved and closed. Please rate it with code %(code)s."
     ),
 }
 
 
 def message_reporters(event: CaseEvent) -> list[int]:
-    """Queue SMS/email to the case's reporters for an event; returns the new message ids."""
+    """Queue SMS/email to the case's reporters for an event; returns the new message ids.
+
+    The messages are in the site's language (settings.LANGUAGE_CODE), whatever
+    the language of the staff member whose action caused them.
+    """
     from chengguan.messaging import queue_message
     from chengguan.models import OutboundMessage
 
@@ -173,12 +182,14 @@ def message_reporters(event: CaseEvent) -> list[int]:
     case = event.case
     if case.subject_officer_id is not None and event.action != CaseAction.CLOSE:
         return []
-    text = str(template) % {
-        "number": case.number,
-        "code": case.tracking_code,
-        "note": event.note or case.get_reject_reason_display(),
-        "master": case.merged_into.number if case.merged_into_id and case.merged_into else "",
-    }
+    with translation.override(settings.LANGUAGE_CODE):
+        text = str(template) % {
+            "number": case.number,
+            "code": case.tracking_code,
+            "note": event.note or case.get_reject_reason_display(),
+            "master": case.merged_into.number if case.merged_into_id and case.merged_into else "",
+        }
+        subject = _("City management report %(number)s") % {"number": case.number}
     phones = [case.reporter_phone, *case.co_reporters.exclude(phone="").values_list("phone", flat=True)]
     queued = [
         queue_message(
@@ -194,7 +205,7 @@ def message_reporters(event: CaseEvent) -> list[int]:
             queue_message(
                 channel=OutboundMessage.Channel.EMAIL,
                 recipient=case.reporter.email,
-                subject=_("City management report %(number)s") % {"number": case.number},
+                subject=subject,
                 body=text,
                 key=f"event:{event.pk}:email",
             )

@@ -753,7 +753,8 @@ def case_decide_extension(
     when refusing.
     Side effects: on approval the handling deadline moves and the case counts
     as extended; `extension_approved`/`extension_refused` event; the
-    requester is notified.
+    requester is notified. A case from the 12345 platform whose handling
+    deadline moved queues a push of it (cases.hotline, sent on commit).
     """
     case = _lock(request.case, actor, "supervise", expected_version)
     request = ExtensionRequest.objects.select_for_update().get(pk=request.pk)
@@ -776,7 +777,14 @@ def case_decide_extension(
         if case.status in HANDLING_STATUSES:
             case.deadline = case.due_at
         _touch(case, "due_at", "extension_count", "deadline")
-    _notify_on_commit(events.extension_decided(case, request=request, actor=actor, old_due_at=old_due_at))
+    event = events.extension_decided(case, request=request, actor=actor, old_due_at=old_due_at)
+    _notify_on_commit(event)
+    if approve and case.open311_client_id is not None and case.due_at != old_due_at:
+        # The platform's copy shows the handling deadline: queue the new one in
+        # this transaction, as _transition does for a status change.
+        from cases.hotline import hotline_push_record
+
+        hotline_push_record(case=case, event=event)
     return request
 
 

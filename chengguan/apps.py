@@ -19,6 +19,10 @@ class ChengguanConfig(AppConfig):
         from chengguan.security import connect_receivers
 
         connect_receivers()
+        # Role and group permission changes drop the users' cached figures.
+        from chengguan.permissions import connect_scope_receivers
+
+        connect_scope_receivers()
         # Per-process snapshots of reference tables are dropped when one changes.
         from chengguan import refdata
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
 from chengguan.errors import ActionNotPermitted
@@ -147,18 +148,108 @@ def _scope_rows(user: Any) -> models.QuerySet[Any]:
 
 
 def forget_scope(user: Any) -> None:
-    """Drop the cached scope (and permission caches) after permissions change."""
+    """Drop what is remembered of the user's scope after their permissions change.
+
+    Every change of a user's scope calls it (chengguan.services.user_set_scope,
+    the liaison postings and cover periods of liaisons.services); changes of
+    roles and group permissions reach it through the receivers below. Side
+    effects: the scope and permission caches on this user object go at once;
+    the figures cached for the user (dashboard, assessment) go once the
+    transaction commits, so their next page counts in the new scope.
+    """
     for attr in (
         _SCOPE_ATTR,
         "_liaison_verifies_ids",
         "_perm_cache",
         "_user_perm_cache",
         "_group_perm_cache",
+        "_guardian_perms_cache",
     ):
         if hasattr(user, attr):
             delattr(user, attr)
-    if hasattr(user, "_guardian_perms_cache"):
-        delattr(user, "_guardian_perms_cache")
+    forget_cached_figures_on_commit([user.pk])
+
+
+def forget_cached_figures_on_commit(user_ids: Any) -> None:
+    """Have the figures cached for these users computed afresh, once the transaction commits.
+
+    After the commit, not now: a request computing the figures before it
+    would still see the old scope and cache them under the new token.
+    """
+    ids = sorted({pk for pk in user_ids if pk is not None})
+    if ids:
+        transaction.on_commit(partial(_forget_cached_figures, ids))
+
+
+def _forget_cached_figures(user_ids: list[Any]) -> None:
+    # cases.dashboard imports this module: import it when needed.
+    from cases.dashboard import forget_cached_figures
+
+    for user_id in user_ids:
+        forget_cached_figures(user_id)
+
+
+def _on_roles_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    """User.groups or User.user_permissions changed (the admin's role field, a shell): scope may have too.
+
+    Roles carry global permissions such as `communities.oversee_city`, and
+    groups may hold object permissions on areas.
+    """
+    if action == "pre_clear" and reverse:
+        # group.user_set.clear(): post_clear no longer knows whose.
+        instance._scope_cleared_user_ids = set(instance.user_set.values_list("pk", flat=True))
+        return
+    if action not in ("post_add", "post_remove", "post_clear"):
+        return
+    if not reverse:
+        forget_scope(instance)
+    elif action == "post_clear":
+        forget_cached_figures_on_commit(getattr(instance, "_scope_cleared_user_ids", ()))
+    else:
+        forget_cached_figures_on_commit(pk_set or ())
+
+
+def _on_group_object_permission_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A group's object permission was granted or withdrawn: the scope of each of its members changed.
+
+    On pre_delete for a withdrawal: deleting the group itself removes its
+    members before post_delete, which could then no longer tell whose.
+    """
+    from django.contrib.auth import get_user_model
+
+    members = get_user_model().objects.filter(groups=instance.group_id).values_list("pk", flat=True)
+    forget_cached_figures_on_commit(members)
+
+
+def connect_scope_receivers() -> None:
+    """Connected in ChengguanConfig.ready(): role and group permission changes drop the cached figures.
+
+    A user's own object permissions are not watched: every service that
+    changes them calls forget_scope.
+    """
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import m2m_changed, post_save, pre_delete
+    from guardian.models import GroupObjectPermission
+
+    user_model: Any = get_user_model()
+    for field in ("groups", "user_permissions"):
+        m2m_changed.connect(
+            _on_roles_changed,
+            sender=getattr(user_model, field).through,
+            dispatch_uid=f"chengguan.scope.{field}",
+        )
+    post_save.connect(
+        _on_group_object_permission_changed,
+        sender=GroupObjectPermission,
+        dispatch_uid="chengguan.scope.gop.save",
+    )
+    pre_delete.connect(
+        _on_group_object_permission_changed,
+        sender=GroupObjectPermission,
+        dispatch_uid="chengguan.scope.gop.del",
+    )
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from guardian.shortcuts import assign_perm, remove_perm
 
-from cases.dashboard import forget_cached_figures
 from chengguan.audit import audit
 from chengguan.permissions import forget_scope
 from chengguan.roles import Role, role_group
@@ -59,15 +58,12 @@ def user_set_scope(
     Side effects: the guardian object permission (audited by chengguan.security
     as auth.object_permission_*), the user's cached scope dropped, and one
     `scope.granted`/`scope.withdrawn` entry against the area; on commit, the
-    figures cached for the user (dashboard, assessment) are dropped too, so
-    their next page counts in the new scope.
+    figures cached for the user (dashboard, assessment) are dropped too
+    (forget_scope), so their next page counts in the new scope.
     """
     perm = SCOPE_PERMISSIONS[type(target)]
     (assign_perm if grant else remove_perm)(perm, user, target)
     forget_scope(user)
-    # After the commit: a request computing before it would still see the old scope.
-    user_id = user.pk
-    transaction.on_commit(lambda: forget_cached_figures(user_id))
     audit(
         actor=actor,
         action="scope.granted" if grant else "scope.withdrawn",

@@ -17,18 +17,23 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from guardian.shortcuts import assign_perm, remove_perm
 
 from cases import dashboard as reads
 from cases.choices import CaseStatus
 from cases.dashboard import ASYNC_CHARTS, Dashboard, DashboardFilters, dashboard_period, read_through
 from chengguan.clock import frozen_at
-from chengguan.roles import Role
+from chengguan.roles import Role, role_group
 from chengguan.services import user_set_scope
+from communities.models import Community
+from liaisons.models import LiaisonAssignment
+from liaisons.services import cover_cancel, cover_create, liaison_assign, liaison_unassign
 from tests.cases.test_indicators import NOW, at
 from tests.factories import CaseFactory, CommunityFactory, DistrictFactory, StreetFactory, staff
 
@@ -195,6 +200,140 @@ def test_one_users_change_of_scope_leaves_the_others_cached_figures_alone(
         _response, queries = read(client, DASHBOARD + NOVEMBER)
 
     assert counting(queries) == 0
+
+
+# Scope changed elsewhere than user_set_scope: liaison postings and cover periods
+# (liaisons.services, through chengguan.permissions.forget_scope), roles and group
+# permissions (the admin, through the receivers of chengguan.permissions).
+
+
+def _posted(community, superuser):  # type: ignore[no-untyped-def]
+    liaison = staff(Role.LIAISON)
+    liaison_assign(community=community, liaison=liaison, actor=superuser)
+    return type(liaison).objects.get(pk=liaison.pk)
+
+
+def _community_of(district):  # type: ignore[no-untyped-def]
+    return Community.objects.get(street__district=district)
+
+
+def test_a_liaisons_new_posting_shows_in_both_liaisons_next_dashboards_at_once(
+    client, month, community, other_district, superuser, django_capture_on_commit_callbacks
+):
+    # Given a liaison of `community` and one of the other district's, each having opened the dashboard
+    elsewhere = _community_of(other_district)
+    with frozen_at(NOW):
+        ours, theirs = _posted(community, superuser), _posted(elsewhere, superuser)
+        seen = {}
+        for name, user in [("ours", ours), ("theirs", theirs)]:
+            client.force_login(user)
+            seen[name] = [reported(read(client, DASHBOARD + NOVEMBER)[0])]
+
+        # When our liaison takes over the other community (its liaison loses it)
+        with django_capture_on_commit_callbacks(execute=True):
+            liaison_assign(community=elsewhere, liaison=ours, actor=superuser)
+        for name, user in [("ours", ours), ("theirs", theirs)]:
+            client.force_login(user)
+            response, queries = read(client, DASHBOARD + NOVEMBER)
+            seen[name].append(reported(response))
+            assert counting(queries) > 0
+
+    # Then each one's next page counts in their new scope
+    assert seen == {"ours": [10, 13], "theirs": [3, 0]}
+
+
+def test_an_ended_posting_shows_in_the_liaisons_next_dashboard_at_once(
+    client, month, community, superuser, django_capture_on_commit_callbacks
+):
+    with frozen_at(NOW):
+        liaison = _posted(community, superuser)
+        client.force_login(liaison)
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When the posting ends
+        with django_capture_on_commit_callbacks(execute=True):
+            liaison_unassign(assignment=LiaisonAssignment.objects.get(liaison=liaison), actor=superuser)
+        after, _queries = read(client, DASHBOARD + NOVEMBER)
+
+    assert (reported(before), reported(after)) == (10, 0)
+
+
+def test_a_cover_period_shows_in_the_backups_next_dashboard_at_once(
+    client, month, community, other_district, superuser, django_capture_on_commit_callbacks
+):
+    # Given a liaison of `community` who opened the dashboard
+    with frozen_at(NOW):
+        backup = _posted(community, superuser)
+        client.force_login(backup)
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When they start covering the other district's community (B角) now, and the cover is later cancelled
+        with django_capture_on_commit_callbacks(execute=True):
+            cover = cover_create(
+                community=_community_of(other_district),
+                backup=backup,
+                starts_at=NOW - timedelta(hours=1),
+                ends_at=NOW + timedelta(days=3),
+                reason="A角休假",
+                actor=superuser,
+            )
+        covering, _queries = read(client, DASHBOARD + NOVEMBER)
+        with django_capture_on_commit_callbacks(execute=True):
+            cover_cancel(cover=cover, actor=superuser)
+        after, _queries = read(client, DASHBOARD + NOVEMBER)
+
+    # Then the next pages count the covered community while the cover runs, and not after
+    assert [reported(r) for r in (before, covering, after)] == [10, 13, 10]
+
+
+def test_a_liaison_posting_drops_the_cached_figures_only_once_committed(
+    community, superuser, django_capture_on_commit_callbacks
+):
+    liaison = staff(Role.LIAISON)
+    token = reads.figures_token(liaison.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        liaison_assign(community=community, liaison=liaison, actor=superuser)
+        # (a request computing before the commit would still see the old scope)
+        assert reads.figures_token(liaison.pk) == token
+
+    assert reads.figures_token(liaison.pk) != token
+
+
+def test_a_change_of_role_shows_in_the_next_dashboard_at_once(
+    client, month, supervisor, other_district, django_capture_on_commit_callbacks
+):
+    client.force_login(supervisor)
+    with frozen_at(NOW):
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When the supervisor is also made an administrator (a city-wide role), as the admin's role field does
+        with django_capture_on_commit_callbacks(execute=True):
+            supervisor.groups.add(role_group(Role.ADMIN))
+        city_wide, _queries = read(client, DASHBOARD + NOVEMBER)
+        # and when the role is taken away again from the group's side
+        with django_capture_on_commit_callbacks(execute=True):
+            role_group(Role.ADMIN).user_set.remove(supervisor)
+        after, _queries = read(client, DASHBOARD + NOVEMBER)
+
+    assert [reported(r) for r in (before, city_wide, after)] == [10, 13, 10]
+
+
+def test_a_groups_new_area_shows_in_its_members_next_dashboards_at_once(
+    client, month, supervisor, other_district, django_capture_on_commit_callbacks
+):
+    # Given the supervisor in a group, having opened the dashboard
+    team = Group.objects.create(name="督查组")
+    supervisor.groups.add(team)
+    client.force_login(supervisor)
+    with frozen_at(NOW):
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When the group is given the other district (the admin's group object permissions page)
+        with django_capture_on_commit_callbacks(execute=True):
+            assign_perm("communities.oversee_district", team, other_district)
+        granted, _queries = read(client, DASHBOARD + NOVEMBER)
+        # and when it is withdrawn
+        with django_capture_on_commit_callbacks(execute=True):
+            remove_perm("communities.oversee_district", team, other_district)
+        withdrawn, _queries = read(client, DASHBOARD + NOVEMBER)
+
+    assert [reported(r) for r in (before, granted, withdrawn)] == [10, 13, 10]
 
 
 def test_a_token_lost_from_the_cache_never_brings_older_figures_back(db):

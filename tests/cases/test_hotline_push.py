@@ -485,6 +485,98 @@ def test_the_deadline_push_is_rolled_back_with_the_recategorisation(
     assert len(platform.received) == 3
 
 
+# --- extensions that move the handling deadline ------------------------------------------------
+
+
+def extension_asked(case: Case, actor: Any, days: int = 3) -> Any:
+    assert case.due_at is not None
+    return services.case_request_extension(
+        case=case, actor=actor, requested_due_at=case.due_at + timedelta(days=days), reason="需协调产权单位"
+    )
+
+
+def test_an_approved_extension_pushes_the_new_handling_deadline(
+    platform, hotline, hotline_case, superuser, unit, django_capture_on_commit_callbacks
+):
+    # Given a hotline case being handled, its changes so far pushed, and an extension asked for
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        case = bring_to_in_progress(hotline_case, superuser, unit)
+        request = extension_asked(case, superuser)
+    assert HotlinePush.objects.filter(status=PushStatus.SENT).count() == len(platform.received) == 3
+    old_due_at = case.due_at
+
+    # When a supervisor approves it
+    with (
+        time_machine.travel(T0 + timedelta(hours=1), tick=False),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        services.case_decide_extension(request=request, actor=superuser, approve=True, note="同意")
+
+    # Then the platform is told the new deadline, through the outbox like a status change
+    case = Case.objects.get(pk=case.pk)
+    assert case.due_at == request.requested_due_at != old_due_at
+    push = HotlinePush.objects.order_by("pk").last()
+    assert push is not None
+    assert (push.action, push.case_status) == ("extension_approved", "in_progress")
+    assert push.status == PushStatus.SENT
+    assert push.event is not None and push.event.action == "extension_approved"
+    body = platform.received[-1].json
+    assert len(platform.received) == 4
+    assert body["delivery"] == push.pk
+    assert (body["event"], body["status_internal"]) == ("extension_approved", "in_progress")
+    assert body["expected_datetime"] == iso(case.due_at) != iso(old_due_at)
+
+
+def test_a_refused_extension_pushes_nothing(
+    platform, hotline, hotline_case, superuser, unit, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        case = bring_to_in_progress(hotline_case, superuser, unit)
+        request = extension_asked(case, superuser)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_decide_extension(request=request, actor=superuser, approve=False, note="理由不充分")
+
+    assert Case.objects.get(pk=case.pk).due_at == case.due_at
+    assert HotlinePush.objects.count() == len(platform.received) == 3
+
+
+def test_an_approved_extension_of_a_case_from_elsewhere_pushes_nothing(
+    platform, hotline, make_case, superuser, django_capture_on_commit_callbacks
+):
+    web = make_case(CaseStatus.IN_PROGRESS)
+    request = extension_asked(web, superuser)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.case_decide_extension(request=request, actor=superuser, approve=True)
+
+    assert Case.objects.get(pk=web.pk).due_at == request.requested_due_at
+    assert not HotlinePush.objects.exists()
+    assert platform.received == []
+
+
+def test_the_deadline_push_is_rolled_back_with_the_extension(
+    platform, hotline, hotline_case, superuser, unit, django_capture_on_commit_callbacks
+):
+    with time_machine.travel(T0, tick=False), django_capture_on_commit_callbacks(execute=True):
+        case = bring_to_in_progress(hotline_case, superuser, unit)
+        request = extension_asked(case, superuser)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.case_decide_extension(request=request, actor=superuser, approve=True)
+        assert HotlinePush.objects.filter(action="extension_approved").count() == 1
+        raise RuntimeError("something after the decision failed")
+
+    assert Case.objects.get(pk=case.pk).due_at == case.due_at
+    assert not HotlinePush.objects.filter(action="extension_approved").exists()
+    assert callbacks == []
+    assert len(platform.received) == 3
+
+
 def test_a_push_the_platform_never_takes_goes_dead_and_is_listed(
     client,
     hotline,
