@@ -3,10 +3,11 @@
 A case posted through Open311 remembers its client (`Case.open311_client`).
 When the client has pushing switched on (`push_kind`, `push_url`), every
 status change of the case, and every correction or approved extension that
-moves its handling deadline (case_recategorise, case_decide_extension), writes a `HotlinePush` row in the transaction
-of the change (an outbox: rolled back with it), holding the payload as it
-was at that moment. After commit a Celery task delivers it; the beat job
-`retry_hotline_pushes` delivers whatever is due again.
+moves its handling deadline (case_recategorise, case_decide_extension),
+writes a `HotlinePush` row in the transaction of the change (an outbox:
+rolled back with it), holding the payload as it was at that moment. After
+commit a Celery task delivers it; the beat job `retry_hotline_pushes`
+delivers whatever is due again.
 
 Delivery is at least once and in order per case:
 
