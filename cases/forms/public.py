@@ -162,7 +162,9 @@ def _phone_widget() -> forms.TextInput:
 class ReportForm(forms.Form):
     """The public complaint form (网上投诉)."""
 
-    category = forms.ChoiceField(
+    # The page lists the kinds itself (category_groups); the value is checked in
+    # clean_category against the same rules, without a choices list to build per form.
+    category = forms.CharField(
         label=_("What kind of problem is it?"),
         error_messages={
             "required": _("Choose what kind of problem it is, or “Not sure”."),
@@ -226,12 +228,6 @@ class ReportForm(forms.Form):
         self._category_objects = PUBLIC_CATEGORIES.derive(
             "by pk", lambda categories: {str(category.pk): category for category in categories}
         )
-        category_field = self.fields["category"]
-        assert isinstance(category_field, forms.ChoiceField)
-        category_field.choices = [
-            (UNSURE, _("Not sure")),
-            *((pk, r.name) for pk, r in self._categories.items()),
-        ]
         communities = public_communities()
         community_field = self.fields["community"]
         assert isinstance(community_field, forms.ModelChoiceField)
@@ -257,7 +253,9 @@ class ReportForm(forms.Form):
         value = self.cleaned_data["category"]
         if value == UNSURE:
             return None
-        # The choices are these categories' keys, so the value is one of them.
+        if value not in self._categories:
+            message = self.fields["category"].error_messages["invalid_choice"]
+            raise ValidationError(message, code="invalid_choice")
         return self._category_objects[value]
 
     def clean_reporter_phone(self) -> str:
