@@ -203,13 +203,15 @@ def worklist_counts(user: Any) -> dict[str, int]:
 
 
 # A user's worklist counts are this many seconds old at most (less after
-# their own actions, which forget them: `forget_worklist_counts`).
+# their own actions and changes of their scope, which forget them:
+# `forget_worklist_counts`, from cases.services and
+# chengguan.permissions.forget_scope).
 WORKLIST_COUNTS_SECONDS = 30
 
 
 def _counts_key(user_id: Any) -> str:
     # By user id alone: finding the user's scope would cost queries on every
-    # page; a change of scope shows once the short-lived entry expires.
+    # page; a change of scope deletes the entry once committed (forget_scope).
     return f"desk:worklist-counts:{user_id}"
 
 
@@ -228,7 +230,7 @@ def cached_worklist_counts(user: Any) -> dict[str, int]:
 
 
 def forget_worklist_counts(user_id: Any) -> None:
-    """Drop a user's cached counts, e.g. after they moved a case (cases.services)."""
+    """Drop a user's cached counts: after they moved a case (cases.services), or their scope changed."""
     if user_id is not None:
         cache.delete(_counts_key(user_id))
 

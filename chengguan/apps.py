@@ -19,7 +19,7 @@ class ChengguanConfig(AppConfig):
         from chengguan.security import connect_receivers
 
         connect_receivers()
-        # Role and group permission changes drop the users' cached figures.
+        # Changes of roles, group permissions and superuser/active flags drop the users' cached figures.
         from chengguan.permissions import connect_scope_receivers
 
         connect_scope_receivers()

@@ -152,10 +152,12 @@ def forget_scope(user: Any) -> None:
 
     Every change of a user's scope calls it (chengguan.services.user_set_scope,
     the liaison postings and cover periods of liaisons.services); changes of
-    roles and group permissions reach it through the receivers below. Side
-    effects: the scope and permission caches on this user object go at once;
-    the figures cached for the user (dashboard, assessment) go once the
-    transaction commits, so their next page counts in the new scope.
+    roles, group permissions and the superuser and active flags reach it
+    through the receivers below. Side effects: the scope and permission
+    caches on this user object go at once; what is cached for the user across
+    requests (dashboard and assessment figures, the desk menu's worklist
+    counts) goes once the transaction commits, so their next page counts in
+    the new scope.
     """
     for attr in (
         _SCOPE_ATTR,
@@ -171,10 +173,10 @@ def forget_scope(user: Any) -> None:
 
 
 def forget_cached_figures_on_commit(user_ids: Any) -> None:
-    """Have the figures cached for these users computed afresh, once the transaction commits.
+    """Have what is cached for these users counted afresh, once the transaction commits.
 
-    After the commit, not now: a request computing the figures before it
-    would still see the old scope and cache them under the new token.
+    After the commit, not now: a request counting before it would still see
+    the old scope and cache its figures under the new token.
     """
     ids = sorted({pk for pk in user_ids if pk is not None})
     if ids:
@@ -182,11 +184,23 @@ def forget_cached_figures_on_commit(user_ids: Any) -> None:
 
 
 def _forget_cached_figures(user_ids: list[Any]) -> None:
-    # cases.dashboard imports this module: import it when needed.
+    # cases.dashboard and cases.worklists import this module: import them when needed.
     from cases.dashboard import forget_cached_figures
+    from cases.worklists import forget_worklist_counts
 
     for user_id in user_ids:
+        # The dashboard and assessment figures, under the user's token.
         forget_cached_figures(user_id)
+        # The menu's counts are kept by user id alone (they are read on every
+        # page, where a token would cost one more cache read): delete them.
+        forget_worklist_counts(user_id)
+
+
+def _members(**groups: Any) -> Any:
+    """The ids of the users in the groups, e.g. `_members(groups=pk)`, lazily (one query when read)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(**groups).values_list("pk", flat=True)
 
 
 def _on_roles_changed(
@@ -211,26 +225,87 @@ def _on_roles_changed(
         forget_cached_figures_on_commit(pk_set or ())
 
 
+def _on_group_permissions_changed(
+    sender: Any, instance: Any, action: str, reverse: bool, pk_set: Any, **kwargs: Any
+) -> None:
+    """Group.permissions changed (a role's permissions in the admin, chengguan.roles.sync_roles).
+
+    Every member's role changed: what they may see and count. One query for
+    the members, whichever side the change was made from.
+    """
+    if reverse:
+        # permission.group_set: `instance` is a permission, pk_set its groups.
+        if action == "pre_clear":
+            # post_clear no longer knows which groups held it.
+            instance._scope_cleared_user_ids = set(_members(groups__permissions=instance))
+        elif action == "post_clear":
+            forget_cached_figures_on_commit(getattr(instance, "_scope_cleared_user_ids", ()))
+        elif action in ("post_add", "post_remove"):
+            forget_cached_figures_on_commit(_members(groups__in=pk_set or ()))
+    elif action in ("post_add", "post_remove", "post_clear"):
+        forget_cached_figures_on_commit(_members(groups=instance.pk))
+
+
+def _on_group_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A group is deleted: its members lose its permissions, its memberships go without m2m_changed.
+
+    On pre_delete: by post_delete the memberships are gone.
+    """
+    forget_cached_figures_on_commit(_members(groups=instance.pk))
+
+
 def _on_group_object_permission_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A group's object permission was granted or withdrawn: the scope of each of its members changed.
 
     On pre_delete for a withdrawal: deleting the group itself removes its
     members before post_delete, which could then no longer tell whose.
     """
-    from django.contrib.auth import get_user_model
+    forget_cached_figures_on_commit(_members(groups=instance.group_id))
 
-    members = get_user_model().objects.filter(groups=instance.group_id).values_list("pk", flat=True)
-    forget_cached_figures_on_commit(members)
+
+# The user fields that decide their scope and permissions (scope_for, has_perm).
+_SCOPE_FLAGS = ("is_superuser", "is_active")
+
+
+def _on_user_saving(
+    sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """Note whether a saved user's superuser or active flag changes (post_save then forgets their scope).
+
+    One query, and only when the save may write the flags: not for a new
+    user (nothing is cached for them yet), a fixture being loaded, nor for
+    saves of other fields (update_last_login at every sign-in).
+    """
+    if raw or instance._state.adding or instance.pk is None:
+        return
+    if update_fields is not None and not set(_SCOPE_FLAGS) & set(update_fields):
+        return
+    stored = sender._default_manager.filter(pk=instance.pk).values_list(*_SCOPE_FLAGS).first()
+    new = tuple(getattr(instance, name) for name in _SCOPE_FLAGS)
+    if stored is not None and tuple(stored) != new:
+        instance._scope_flags_changed = True
+
+
+def _on_user_saved(sender: Any, instance: Any, created: bool, **kwargs: Any) -> None:
+    """The superuser or active flag of the saved user changed: so did their scope.
+
+    After the save, not before: in autocommit the forgetting would run at
+    once, and a request could cache figures of the old flags in between.
+    """
+    if instance.__dict__.pop("_scope_flags_changed", False):
+        forget_scope(instance)
 
 
 def connect_scope_receivers() -> None:
-    """Connected in ChengguanConfig.ready(): role and group permission changes drop the cached figures.
+    """Connected in ChengguanConfig.ready(): changes of roles, permissions and flags drop the cached figures.
 
     A user's own object permissions are not watched: every service that
-    changes them calls forget_scope.
+    changes them calls forget_scope. Neither are QuerySet.update() of the
+    users' flags nor raw SQL, which send no signals.
     """
     from django.contrib.auth import get_user_model
-    from django.db.models.signals import m2m_changed, post_save, pre_delete
+    from django.contrib.auth.models import Group
+    from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
     from guardian.models import GroupObjectPermission
 
     user_model: Any = get_user_model()
@@ -240,6 +315,14 @@ def connect_scope_receivers() -> None:
             sender=getattr(user_model, field).through,
             dispatch_uid=f"chengguan.scope.{field}",
         )
+    m2m_changed.connect(
+        _on_group_permissions_changed,
+        sender=Group.permissions.through,
+        dispatch_uid="chengguan.scope.group_permissions",
+    )
+    pre_delete.connect(_on_group_deleted, sender=Group, dispatch_uid="chengguan.scope.group.del")
+    pre_save.connect(_on_user_saving, sender=user_model, dispatch_uid="chengguan.scope.user.saving")
+    post_save.connect(_on_user_saved, sender=user_model, dispatch_uid="chengguan.scope.user.saved")
     post_save.connect(
         _on_group_object_permission_changed,
         sender=GroupObjectPermission,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -334,6 +334,45 @@ def test_a_groups_new_area_shows_in_its_members_next_dashboards_at_once(
         withdrawn, _queries = read(client, DASHBOARD + NOVEMBER)
 
     assert [reported(r) for r in (before, granted, withdrawn)] == [10, 13, 10]
+
+
+def test_becoming_a_superuser_shows_in_the_next_dashboard_at_once(
+    client, month, supervisor, other_district, django_capture_on_commit_callbacks
+):
+    client.force_login(supervisor)
+    with frozen_at(NOW):
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When the supervisor is made a superuser on the admin's user page (a full save)
+        with django_capture_on_commit_callbacks(execute=True):
+            supervisor.is_superuser = True
+            supervisor.save()
+        city_wide, _queries = read(client, DASHBOARD + NOVEMBER)
+        # and when it is taken away again
+        with django_capture_on_commit_callbacks(execute=True):
+            supervisor.is_superuser = False
+            supervisor.save(update_fields=["is_superuser"])
+        after, _queries = read(client, DASHBOARD + NOVEMBER)
+
+    assert [reported(r) for r in (before, city_wide, after)] == [10, 13, 10]
+
+
+def test_a_change_of_a_roles_permissions_shows_in_its_holders_next_dashboards_at_once(
+    client, month, supervisor, other_district, django_capture_on_commit_callbacks
+):
+    oversee_city = Permission.objects.get(codename="oversee_city")
+    client.force_login(supervisor)
+    with frozen_at(NOW):
+        before, _queries = read(client, DASHBOARD + NOVEMBER)
+        # When the supervisors' role is given the whole city (the admin's group page)
+        with django_capture_on_commit_callbacks(execute=True):
+            role_group(Role.SUPERVISOR).permissions.add(oversee_city)
+        city_wide, _queries = read(client, DASHBOARD + NOVEMBER)
+        # and when it is taken away again
+        with django_capture_on_commit_callbacks(execute=True):
+            role_group(Role.SUPERVISOR).permissions.remove(oversee_city)
+        after, _queries = read(client, DASHBOARD + NOVEMBER)
+
+    assert [reported(r) for r in (before, city_wide, after)] == [10, 13, 10]
 
 
 def test_a_token_lost_from_the_cache_never_brings_older_figures_back(db):

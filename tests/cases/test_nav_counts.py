@@ -9,13 +9,15 @@ moves a case.
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.urls import reverse
 
 from cases import services
 from cases.choices import CaseStatus
 from cases.worklists import peek_worklist_counts
-from chengguan.roles import Role
+from chengguan.roles import Role, role_group
+from chengguan.services import user_set_scope
 from tests.factories import UserFactory, staff
 
 pytestmark = pytest.mark.django_db
@@ -113,3 +115,54 @@ def test_moving_a_case_forgets_the_actors_counts(
 
     assert peek_worklist_counts(supervisor) is None
     assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
+
+
+def test_a_change_of_scope_forgets_the_users_counts_once_committed(
+    client, make_case, supervisor, district, django_capture_on_commit_callbacks
+):
+    # Given a supervisor whose menu counted a case of their district
+    make_case(CaseStatus.REGISTERED)
+    client.force_login(supervisor)
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 1
+
+    # When the district is withdrawn from them
+    with django_capture_on_commit_callbacks(execute=True):
+        user_set_scope(user=supervisor, target=district, grant=False)
+        # (a request counting before the commit would still see the old scope)
+        assert peek_worklist_counts(supervisor) is not None
+
+    # Then their next page counts in the new scope, not in up to 30 s
+    assert peek_worklist_counts(supervisor) is None
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
+
+
+def test_becoming_a_superuser_shows_in_the_next_counts_at_once(
+    client, make_case, district, django_capture_on_commit_callbacks
+):
+    make_case(CaseStatus.REGISTERED)
+    user = staff(Role.SUPERVISOR)
+    client.force_login(user)
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_superuser = True
+        user.save()
+
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 1
+
+
+def test_a_change_of_a_roles_permissions_shows_in_its_holders_next_counts_at_once(
+    client, make_case, district, django_capture_on_commit_callbacks
+):
+    # Given a supervisor without an area, whose menu counted nothing
+    make_case(CaseStatus.REGISTERED)
+    user = staff(Role.SUPERVISOR)
+    client.force_login(user)
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
+
+    # When the supervisors' role is given the whole city (the admin's group page)
+    with django_capture_on_commit_callbacks(execute=True):
+        role_group(Role.SUPERVISOR).permissions.add(Permission.objects.get(codename="oversee_city"))
+
+    # Then their next page counts the city's cases, not in up to 30 s
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 1
