@@ -12,6 +12,8 @@ urlpatterns = [
     path("inbox/", intake.inbox, name="inbox"),
     path("<str:number>/duplicates/", intake.duplicates, name="duplicates"),
     path("<str:number>/register/", intake.register, name="register"),
+    path("<str:number>/register/form/", intake.register_form, name="register_form"),
     path("<str:number>/reject/", intake.reject, name="reject"),
+    path("<str:number>/reject/form/", intake.reject_form, name="reject_form"),
     path("<str:number>/merge/", intake.merge, name="merge"),
 ]

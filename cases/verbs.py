@@ -19,9 +19,11 @@ depend on the surface:
   the caller saw.
 
 Each surface adds only what is its own: the casework desk (cases.actions)
-a form, a label and a button style; the API (cases.api.verbs) an input
-serializer and a summary. Registering, rejecting, merging and closing on the
-spot are offered by the intake desk (cases.views.intake) and the API.
+a form, a label and a button style; the intake desk
+(cases.views.intake.INBOX_ACTIONS) its inbox forms and messages for
+registering, rejecting and merging; the API (cases.api.verbs) an input
+serializer and a summary. Closing on the spot is the API's (a liaison's patrol
+finding calls its service from liaisons.services).
 """
 
 from __future__ import annotations

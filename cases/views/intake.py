@@ -2,18 +2,26 @@
 
 Reads start at the gate (cases_for / restrict); writes are service calls.
 The intake form files a report (case_report) and may follow up at once with
-one more service (register, or merge into the case the duplicate hint
-offered); each inbox action calls exactly one service. Inbox actions answer
-htmx with the re-rendered inbox item and a plain POST with a redirect and a
+one more verb (register, or merge into the case the duplicate hint
+offered); each inbox action runs exactly one verb of the workflow's table
+(cases.verbs), as the case desk and the API do. Inbox actions answer htmx
+with the re-rendered inbox item and a plain POST with a redirect and a
 message.
+
+An inbox item's "Correct first", "Reject" and "Merge" panels and the inbox's
+filters are loaded when opened (htmx on `toggle`), without script each is a
+link to a page of its own: rendering them for every item of a page was most
+of the inbox's time. A report without a category shows "Correct first" open
+at once, as it cannot be registered without one.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
@@ -23,18 +31,20 @@ from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
 from cases import services
-from cases.choices import CaseStatus, RejectReason, Urgency
+from cases.choices import CaseSource, CaseStatus, RejectReason, Urgency
 from cases.filtersets import IntakeFilterSet
 from cases.forms.intake import (
     INTAKE_SOURCES,
     THEN_REGISTER,
     UNSURE,
+    CaseActionForm,
     DuplicateQueryForm,
     IntakeForm,
     MergeForm,
@@ -54,6 +64,7 @@ from cases.selectors import (
     open_cases_near,
     reporter_phone_history,
 )
+from cases.verbs import VERBS, Verb
 from chengguan.errors import ActionNotPermitted, DomainError, InvalidInput, StaleObject
 from chengguan.pagination import CappedPaginator
 from chengguan.permissions import can, restrict
@@ -101,23 +112,51 @@ def _with_earlier_reports(queryset: QuerySet[Case], user: Any) -> QuerySet[Case]
 _ITEM_LINKS = {
     "detail": "cases:detail",
     "register": "intake:register",
+    "register_form": "intake:register_form",
     "reject": "intake:reject",
+    "reject_form": "intake:reject_form",
     "duplicates": "intake:duplicates",
     "merge": "intake:merge",
 }
+# The panels an item loads when opened (each a page of its own without script).
+# Their links carry the version the item showed, which their forms send: the
+# optimistic lock holds from the list on, however late a panel is opened; and
+# where a plain POST from them leads back to.
+_PANEL_LINKS = ("register_form", "reject_form", "duplicates")
 _NUMBER = "0number0"
 
 
-def _item_links() -> dict[str, str]:
-    return {key: reverse(name, args=[_NUMBER]) for key, name in _ITEM_LINKS.items()}
+@dataclass(frozen=True)
+class ItemLinks:
+    paths: dict[str, str]
+    # The panels' query after the version: "&next=…", or nothing.
+    back: str = ""
+
+    @classmethod
+    def for_list(cls, next_url: str = "") -> ItemLinks:
+        paths = {key: reverse(name, args=[_NUMBER]) for key, name in _ITEM_LINKS.items()}
+        return cls(paths, f"&{urlencode({'next': next_url})}" if next_url else "")
+
+    def of(self, case: Case) -> dict[str, str]:
+        number = quote(case.number, safe="")
+        links = {key: path.replace(_NUMBER, number) for key, path in self.paths.items()}
+        query = f"?version={case.version}{self.back}"
+        for key in _PANEL_LINKS:
+            links[key] += query
+        return links
 
 
-def _inbox_item(user: Any, case: Case, links: dict[str, str] | None = None) -> Case:
+# The labels of CaseSource, looked up once per item rather than get_source_display's
+# dict of every choice.
+_SOURCE_LABELS = dict(CaseSource.choices)
+
+
+def _inbox_item(user: Any, case: Case, links: ItemLinks | None = None) -> Case:
     """Decorate a case for the inbox item template (no queries)."""
     case.can_register = case.status == CaseStatus.REPORTED and can(user, "register", case)  # type: ignore[attr-defined]
     case.category_input = category_label(case.category) if case.category else ""  # type: ignore[attr-defined]
-    number = quote(case.number, safe="")
-    case.links = {key: url.replace(_NUMBER, number) for key, url in (links or _item_links()).items()}  # type: ignore[attr-defined]
+    case.source_label = _SOURCE_LABELS.get(case.source, case.source)  # type: ignore[attr-defined]
+    case.links = (links or ItemLinks.for_list()).of(case)  # type: ignore[attr-defined]
     return case
 
 
@@ -176,28 +215,70 @@ def _case_point(case: Case) -> tuple[float, float] | None:
 
 def _page_context(request: HtmxHttpRequest) -> dict[str, Any]:
     """What every intake page needs besides its main part: the lists behind the inputs."""
+    user = request.user
+    # Each read only when the page shows it: the inbox loads its items'
+    # "Correct first" panels (the community choice) on demand, and a panel
+    # loaded into a page finds the category list there.
     return {
-        "categories": list(intake_categories()),
+        "categories": SimpleLazyObject(lambda: list(intake_categories())),
         "unsure_label": UNSURE,
-        "communities": list(intake_communities(request.user)),
+        "communities": SimpleLazyObject(lambda: list(intake_communities(user))),
         "urgencies": Urgency.choices,
         "reject_reasons": RejectReason.choices,
+        # Asked once, not per item.
+        "contact_visible": user.has_perm("cases.view_reporter_contact"),
     }
+
+
+# What an inbox item shows and the gate reads (cases.scopes.case_allows): the
+# rest of a case's fifty-odd columns, and a community's boundary, are left in
+# the database. A field the item template reads that is not here costs a query
+# per item, which the inbox's query count test catches.
+_ITEM_FIELDS = (
+    *("number", "version", "status", "source", "urgency", "report_count", "reported_at", "deadline"),
+    *("description", "address", "reporter_name", "reporter_phone", "category", "community"),
+    *("district", "handling_unit", "assignee", "subject_officer"),
+    *("category__code", "category__name", "category__name_en", "community__name"),
+)
+
+
+def _waiting(user: Any) -> QuerySet[Case]:
+    """The reports waiting for the operator, with only what an inbox item shows."""
+    waiting = (
+        cases_for(user, "register")
+        .filter(status=CaseStatus.REPORTED)
+        .select_related(None)
+        .select_related("category", "community")
+        .only(*_ITEM_FIELDS)
+    )
+    return _with_earlier_reports(waiting, user)
+
+
+# The inbox's filters (but the search) are loaded when opened: `?filters=open`
+# shows them open, without script too; htmx asks for them alone.
+SHOW_FILTERS = "filters"
+FILTERS_ID = "inbox-filters"
+
+
+def _inbox_filterset(request: HtmxHttpRequest, queryset: QuerySet[Case]) -> IntakeFilterSet:
+    filterset = IntakeFilterSet(request.GET, queryset=queryset, request=request)
+    # The intake form on the same page has fields of the same names.
+    filterset.form.auto_id = "inbox_%s"
+    return filterset
 
 
 def _inbox_context(request: HtmxHttpRequest) -> dict[str, Any]:
     user = request.user
-    waiting = _with_earlier_reports(cases_for(user, "register").filter(status=CaseStatus.REPORTED), user)
-    filterset = IntakeFilterSet(request.GET, queryset=waiting, request=request)
-    # The intake form on the same page has fields of the same names.
-    filterset.form.auto_id = "inbox_%s"
+    filterset = _inbox_filterset(request, _waiting(user))
     paginator = CappedPaginator(filterset.qs.order_by("reported_at", "pk"), INBOX_PER_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    links = _item_links()
+    next_url = request.get_full_path()
+    links = ItemLinks.for_list(next_url)
     items = [_inbox_item(user, case, links) for case in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("filed", None)
+    is_filtered = any(value for key, value in query.items() if key != SHOW_FILTERS)
     return {
         "filterset": filterset,
         "page_obj": page,
@@ -206,8 +287,10 @@ def _inbox_context(request: HtmxHttpRequest) -> dict[str, Any]:
         # The filters without the page, for the page links (includes/pagination.html).
         "filter_query": query,
         # Where the items' plain POSTs lead back to (once, not per item and form).
-        "next_url": request.get_full_path(),
-        "is_filtered": any(value for key, value in query.items()),
+        "next_url": next_url,
+        "is_filtered": is_filtered,
+        "show_filters": is_filtered or SHOW_FILTERS in query or bool(filterset.form.errors),
+        "filters_url": f"{reverse('intake:inbox')}?{SHOW_FILTERS}=open",
     }
 
 
@@ -323,11 +406,9 @@ def _follow_up(request: HtmxHttpRequest, case: Case, form: IntakeForm) -> None:
         return
     try:
         if master is not None:
-            services.case_merge_duplicate(
-                case=case, master=master, actor=request.user, expected_version=case.version
-            )
+            VERBS["merge"].perform(case, request.user, {"master": master}, version=case.version)
         else:
-            services.case_register(case=case, actor=request.user, expected_version=case.version)
+            VERBS["register"].perform(case, request.user, {}, version=case.version)
     except DomainError as error:
         messages.warning(
             request,
@@ -347,17 +428,21 @@ def check(request: HtmxHttpRequest) -> HttpResponse:
 @operator_required
 @require_GET
 def inbox(request: HtmxHttpRequest) -> HttpResponse:
-    """The inbox on its own page; htmx gets just the list (filters, pages)."""
-    context = _inbox_context(request)
-    if request.htmx:
-        return render(request, "cases/intake/_inbox.html", {**_page_context(request), **context})
-    return render(request, "cases/intake/inbox.html", {**_page_context(request), **context})
+    """The inbox on its own page; htmx gets just the list (filters, pages), or
+    the filters alone when they are opened."""
+    if request.htmx and request.htmx.target == FILTERS_ID:
+        filterset = _inbox_filterset(request, Case.objects.none())
+        return render(request, "cases/intake/_inbox_filters.html", {"filterset": filterset})
+    context = {**_page_context(request), **_inbox_context(request)}
+    template = "cases/intake/_inbox.html" if request.htmx else "cases/intake/inbox.html"
+    return render(request, template, context)
 
 
 @operator_required
 @require_GET
 def duplicates(request: HtmxHttpRequest, number: str) -> HttpResponse:
-    """Open cases a filed report may duplicate, each with a merge button."""
+    """An item's "Merge" panel: open cases the report may duplicate, each with a
+    merge button, and a merge by case number; without script a page of its own."""
     case = get_object_or_404(cases_for(request.user, "register"), number=number)
     point = _case_point(case)
     near = (
@@ -383,12 +468,13 @@ def duplicates(request: HtmxHttpRequest, number: str) -> HttpResponse:
         "searched": point is not None and case.category_id is not None,
         "radius": NEARBY_RADIUS_M,
         "days": NEARBY_DAYS,
+        **_panel_context(request, case),
     }
-    template = "cases/intake/_duplicates.html" if request.htmx else "cases/intake/duplicates.html"
+    template = "cases/intake/_merge.html" if request.htmx else "cases/intake/duplicates.html"
     return render(request, template, context)
 
 
-# --- inbox actions: one service each ------------------------------------------------
+# --- inbox actions: one verb each (cases.verbs) ------------------------------------
 
 
 def _action_case(request: HtmxHttpRequest, number: str) -> Case:
@@ -396,13 +482,17 @@ def _action_case(request: HtmxHttpRequest, number: str) -> Case:
     return get_object_or_404(cases_for(request.user, "register"), number=number)
 
 
-def _back(request: HtmxHttpRequest) -> HttpResponse:
-    target = request.POST.get("next", "")
+def _safe_next(request: HtmxHttpRequest, target: str) -> str:
+    """`target` if it is a page of this site, else the inbox."""
     if url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
-    return redirect("intake:inbox")
+        return target
+    return reverse("intake:inbox")
+
+
+def _back(request: HtmxHttpRequest) -> HttpResponse:
+    return redirect(_safe_next(request, request.POST.get("next", "")))
 
 
 def _done(request: HtmxHttpRequest, case: Case, outcome: str) -> HttpResponse:
@@ -424,11 +514,12 @@ def _failed(request: HtmxHttpRequest, case: Case, message: str, status: int) -> 
         return render(
             request, "cases/intake/_item_done.html", {"case": case, "error": message}, status=status
         )
+    # Where a later plain POST from this item should lead back to: the page it is on.
+    next_url = request.htmx.current_url_abs_path or reverse("intake:inbox")
     context = {
-        "case": _inbox_item(request.user, fresh),
+        "case": _inbox_item(request.user, fresh, ItemLinks.for_list(next_url)),
         "error": message,
-        # Where a later plain POST from this item should lead back to: the page it is on.
-        "next_url": request.htmx.current_url_abs_path or reverse("intake:inbox"),
+        "next_url": next_url,
         **_page_context(request),
     }
     return render(request, "cases/intake/_item.html", context, status=status)
@@ -443,65 +534,132 @@ def _domain_failure(request: HtmxHttpRequest, case: Case, error: DomainError) ->
     return _failed(request, case, message, status)
 
 
-@operator_required
-@require_POST
-def register(request: HtmxHttpRequest, number: str) -> HttpResponse:
+@dataclass(frozen=True)
+class InboxAction:
+    """An inbox action: a verb of cases.verbs with the intake desk's own form and message.
+
+    The verb's service checks the permission again under a row lock and has
+    the last word; its domain errors are shown as they are (_domain_failure).
+    """
+
+    verb: Verb
+    # The form of the action, bound to the request's POST.
+    form: Callable[[HtmxHttpRequest], CaseActionForm]
+    # The verb's input from the valid form (the service's keyword arguments).
+    verb_input: Callable[[Any, Case], dict[str, Any]]
+    # The message once it is done, from the valid form and the case.
+    done: Callable[[Any, Case], str]
+
+
+def _register_input(form: RegisterForm, case: Case) -> dict[str, Any]:
+    # Only what differs from the case is a correction.
+    return {"note": form.cleaned_data["note"], **form.corrections(case)}
+
+
+def _reject_input(form: RejectForm, case: Case) -> dict[str, Any]:
+    return {"reason": form.cleaned_data["reason"], "note": form.cleaned_data["note"]}
+
+
+def _merge_input(form: MergeForm, case: Case) -> dict[str, Any]:
+    return {"master": form.master_case, "note": form.cleaned_data["note"]}
+
+
+INBOX_ACTIONS: dict[str, InboxAction] = {
+    "register": InboxAction(
+        VERBS["register"],
+        lambda request: RegisterForm(request.POST, user=request.user),
+        _register_input,
+        lambda form, case: _("%(number)s registered.") % {"number": case.number},
+    ),
+    "reject": InboxAction(
+        VERBS["reject"],
+        lambda request: RejectForm(request.POST),
+        _reject_input,
+        lambda form, case: _("%(number)s rejected.") % {"number": case.number},
+    ),
+    "merge": InboxAction(
+        VERBS["merge"],
+        lambda request: MergeForm(request.POST, user=request.user),
+        _merge_input,
+        lambda form, case: (
+            _("%(number)s merged into %(master)s.")
+            % {"number": case.number, "master": form.master_case.number}
+        ),
+    ),
+}
+
+
+def _act(request: HtmxHttpRequest, number: str, name: str) -> HttpResponse:
+    action = INBOX_ACTIONS[name]
     case = _action_case(request, number)
-    form = RegisterForm(request.POST, user=request.user)
+    form = action.form(request)
     if not form.is_valid():
         return _failed(request, case, first_error(form), 400)
     try:
-        services.case_register(
-            case=case,
-            actor=request.user,
-            note=form.cleaned_data["note"],
-            expected_version=form.cleaned_data["expected_version"],
-            **form.corrections(case),
+        action.verb.perform(
+            case,
+            request.user,
+            action.verb_input(form, case),
+            version=form.cleaned_data["expected_version"],
         )
     except DomainError as error:
         return _domain_failure(request, case, error)
-    return _done(request, case, _("%(number)s registered.") % {"number": case.number})
+    return _done(request, case, action.done(form, case))
+
+
+@operator_required
+@require_POST
+def register(request: HtmxHttpRequest, number: str) -> HttpResponse:
+    """Register a waiting report, with the corrections the operator made, if any."""
+    return _act(request, number, "register")
 
 
 @operator_required
 @require_POST
 def reject(request: HtmxHttpRequest, number: str) -> HttpResponse:
-    case = _action_case(request, number)
-    form = RejectForm(request.POST)
-    if not form.is_valid():
-        return _failed(request, case, first_error(form), 400)
-    try:
-        services.case_reject(
-            case=case,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            note=form.cleaned_data["note"],
-            expected_version=form.cleaned_data["expected_version"],
-        )
-    except DomainError as error:
-        return _domain_failure(request, case, error)
-    return _done(request, case, _("%(number)s rejected.") % {"number": case.number})
+    return _act(request, number, "reject")
 
 
 @operator_required
 @require_POST
 def merge(request: HtmxHttpRequest, number: str) -> HttpResponse:
-    case = _action_case(request, number)
-    form = MergeForm(request.POST, user=request.user)
-    if not form.is_valid() or form.master_case is None:
-        return _failed(request, case, first_error(form), 400)
+    """Merge a waiting report into the open case it duplicates."""
+    return _act(request, number, "merge")
+
+
+# --- an item's panels, loaded when opened -------------------------------------------
+
+
+def _panel_context(request: HtmxHttpRequest, case: Case) -> dict[str, Any]:
+    """What an item's panel link carries: the version of the case the item showed
+    (else the current one) and where a plain POST leads back to (else the inbox)."""
     try:
-        services.case_merge_duplicate(
-            case=case,
-            master=form.master_case,
-            actor=request.user,
-            note=form.cleaned_data["note"],
-            expected_version=form.cleaned_data["expected_version"],
-        )
-    except DomainError as error:
-        return _domain_failure(request, case, error)
-    return _done(
-        request,
-        case,
-        _("%(number)s merged into %(master)s.") % {"number": case.number, "master": form.master_case.number},
-    )
+        version = int(request.GET.get("version", ""))
+    except ValueError:
+        version = case.version
+    return {
+        "version": version if version >= 1 else case.version,
+        "next_url": _safe_next(request, request.GET.get("next", "")),
+    }
+
+
+def _panel(request: HtmxHttpRequest, number: str, *, fragment: str, page: str) -> HttpResponse:
+    case = _inbox_item(request.user, _action_case(request, number))
+    context = {"case": case, **_page_context(request), **_panel_context(request, case)}
+    return render(request, fragment if request.htmx else page, context)
+
+
+@operator_required
+@require_GET
+def register_form(request: HtmxHttpRequest, number: str) -> HttpResponse:
+    """An item's "Correct first" panel: category, urgency, community and a note
+    (the item holds the rest of the form); without script a page with the whole form."""
+    return _panel(request, number, fragment="cases/intake/_correct.html", page="cases/intake/correct.html")
+
+
+@operator_required
+@require_GET
+def reject_form(request: HtmxHttpRequest, number: str) -> HttpResponse:
+    """An item's "Reject" panel: the reason and a note to the reporter; without
+    script a page of its own."""
+    return _panel(request, number, fragment="cases/intake/_reject.html", page="cases/intake/reject.html")

@@ -146,7 +146,9 @@ MATRIX: dict[str, Entry] = {
     "intake:inbox": staff((OP, SU), public=True),
     "intake:duplicates": staff((OP, SU)),
     "intake:register": staff((OP, SU), answer=OK, method="post"),
+    "intake:register_form": staff((OP, SU)),
     "intake:reject": staff((OP, SU), answer=OK, method="post"),
+    "intake:reject_form": staff((OP, SU)),
     "intake:merge": staff((OP, SU), answer=OK, method="post"),
     # desk
     "desk:home": staff(public=True),
