@@ -405,7 +405,8 @@ def hotline_push_deliver_due(*, batch_size: int = 200) -> int:
     )
     enqueued = 0
     for push_id in ids:
-        if not enqueue(deliver_hotline_push, push_id):
+        # A sweep publishes even while the broker is treated as down: it is how it is found back.
+        if not enqueue(deliver_hotline_push, push_id, always_try=True):
             break
         enqueued += 1
     return enqueued

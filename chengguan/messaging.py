@@ -29,6 +29,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from chengguan import clock
 from chengguan.models import OutboundMessage
+from chengguan.redis_breaker import broker_breaker
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +101,9 @@ ENQUEUE_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 
 BROKER_ERRORS: tuple[type[BaseException], ...] = (BrokerOperationalError, ConnectionError, OSError)
 
 
-def enqueue(task: Any, *args: Any, fallback: Callable[[], object] | None = None) -> bool:
+def enqueue(
+    task: Any, *args: Any, fallback: Callable[[], object] | None = None, always_try: bool = False
+) -> bool:
     """Hand `task(*args)` to the broker; False, logged, when the broker cannot take it.
 
     Never raises for a broker outage. `fallback`, when given, runs in its
@@ -108,18 +111,42 @@ def enqueue(task: Any, *args: Any, fallback: Callable[[], object] | None = None)
     writes outbox rows, so nothing is lost while the broker is away. An
     error of the fallback is logged, not raised: the caller's change has
     already committed.
+
+    While the broker's Redis is treated as down (chengguan.redis_breaker,
+    opened by a publish or a cache call that got no answer) nothing is
+    published: the task is left for the sweep and the fallback runs at once.
+    The sweeps pass `always_try`: they publish regardless, and are how a
+    worker finds out the broker is back.
     """
+    breaker = None if task.app.conf.task_always_eager else broker_breaker(task.app)
+    if breaker is not None and not always_try and not breaker.allow():
+        _left_for_sweep(task, args, fallback, breaker.open_error())
+        return False
     try:
         task.apply_async(args=args, retry=True, retry_policy=ENQUEUE_RETRY_POLICY)
     except BROKER_ERRORS as exc:
-        logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
-        if fallback is not None:
-            try:
-                fallback()
-            except Exception:  # the change is committed; the sweep or a person takes over
-                logger.exception("fallback for %s%r failed", task.name, args)
+        if breaker is not None:
+            breaker.failed(exc)
+        _left_for_sweep(task, args, fallback, exc)
         return False
+    except BaseException:
+        if breaker is not None:
+            breaker.released()
+        raise
+    if breaker is not None:
+        breaker.succeeded()
     return True
+
+
+def _left_for_sweep(
+    task: Any, args: tuple[Any, ...], fallback: Callable[[], object] | None, exc: BaseException
+) -> None:
+    logger.warning("broker unavailable, %s%r left for the sweep: %s", task.name, args, exc)
+    if fallback is not None:
+        try:
+            fallback()
+        except Exception:  # the change is committed; the sweep or a person takes over
+            logger.exception("fallback for %s%r failed", task.name, args)
 
 
 def enqueue_on_commit(task: Any, *args: Any, fallback: Callable[[], object] | None = None) -> None:
@@ -145,7 +172,9 @@ def deliver_pending_messages(*, older_than: timedelta = timedelta(minutes=2), ba
 def enqueue_pending(task: Any, pending: QuerySet, *, older_than: timedelta, batch_size: int) -> int:
     """The sweeps' shared step: `task(pk)` for the rows of `pending` made `older_than` ago or
     earlier, oldest first, at most `batch_size`; stops at the first broker error (the next
-    sweep goes on). Returns how many were enqueued."""
+    sweep goes on). It publishes even while the broker is treated as down (`always_try`):
+    one attempt per run is how a worker notices the broker is back. Returns how many
+    were enqueued."""
     cutoff = clock.now() - older_than
     ids = list(
         pending.filter(created_at__lte=cutoff)
@@ -154,7 +183,7 @@ def enqueue_pending(task: Any, pending: QuerySet, *, older_than: timedelta, batc
     )
     enqueued = 0
     for pk in ids:
-        if not enqueue(task, pk):
+        if not enqueue(task, pk, always_try=True):
             break
         enqueued += 1
     return enqueued

@@ -141,6 +141,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery ---------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# After a cache call or a task publish gets no answer from Redis (connection
+# error or timeout), each process treats that Redis as down for this many
+# seconds: cache calls answer as misses and publishes take their fallback at
+# once, then one call tries again (chengguan.redis_breaker). 0: never.
+CACHE_BREAKER_SECONDS = env.float("CACHE_BREAKER_SECONDS", default=5.0)
 if REDIS_URL:
     # django-redis rather than Django's own RedisCache: with Redis unreachable
     # every cache call answers as a miss or does nothing (IGNORE_EXCEPTIONS)
@@ -148,13 +153,16 @@ if REDIS_URL:
     # fail open, see RATELIMIT_FAIL_OPEN) and staff pages count afresh. The
     # outage is logged (one warning a minute, chengguan.logging.CacheOutageFilter)
     # and /healthz pings Redis itself (chengguan.health). The short timeouts
-    # bound what each cache call can cost while Redis does not answer.
+    # bound what each cache call can cost while Redis does not answer, and the
+    # breaker (chengguan.redis_breaker) makes only the first call of each
+    # CACHE_BREAKER_SECONDS pay them: the others answer at once.
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="chengguan"),
             "OPTIONS": {
+                "CLIENT_CLASS": "chengguan.redis_breaker.BreakerClient",
                 "IGNORE_EXCEPTIONS": True,
                 "SOCKET_CONNECT_TIMEOUT": env.float("CACHE_CONNECT_TIMEOUT", default=0.5),
                 "SOCKET_TIMEOUT": env.float("CACHE_SOCKET_TIMEOUT", default=1.0),
@@ -165,7 +173,12 @@ if REDIS_URL:
     # A job whose worker died unacknowledged is handed out again after this
     # many seconds; it must exceed the longest job (and any countdown/eta).
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+        # Without a socket timeout a publish to a Redis that accepts the
+        # connection and never answers waits forever (kombu's default). Above
+        # the consumer's 1 s BRPOP poll.
+        "socket_connect_timeout": 1.0,
+        "socket_timeout": 2.0,
     }
 else:
     # No server needed: the cache is a directory shared by web, worker and beat,

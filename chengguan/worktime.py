@@ -49,6 +49,24 @@ def _warn_unknown_year(year: int) -> None:
     )
 
 
+# The package's own is_workday() finds its supported years anew on every call
+# (a scan of all its holidays): read its tables directly instead.
+_KNOWN_YEARS = (min(chinese_calendar.holidays).year, max(chinese_calendar.holidays).year)
+_HOLIDAY_WEEKDAYS = frozenset(
+    day for day in chinese_calendar.holidays if day.weekday() < 5 and day not in chinese_calendar.workdays
+)
+_MAKE_UP_WEEKEND_DAYS = frozenset(day for day in chinese_calendar.workdays if day.weekday() >= 5)
+
+
+def _package_is_workday(day: date, *, warn: bool = True) -> bool:
+    """chinese_calendar.is_workday, Monday to Friday for the years it does not know."""
+    if not _KNOWN_YEARS[0] <= day.year <= _KNOWN_YEARS[1]:
+        if warn:
+            _warn_unknown_year(day.year)
+        return day.weekday() < 5
+    return day in chinese_calendar.workdays or (day.weekday() < 5 and day not in chinese_calendar.holidays)
+
+
 @dataclass(frozen=True)
 class WorkCalendar:
     overrides: Mapping[date, bool] = field(default_factory=dict)
@@ -67,11 +85,25 @@ class WorkCalendar:
     def is_workday(self, day: date) -> bool:
         if day in self.overrides:
             return self.overrides[day]
-        try:
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            _warn_unknown_year(day.year)
-            return day.weekday() < 5
+        return _package_is_workday(day)
+
+    def workdays_between(self, first: date, last: date) -> int:
+        """How many working days [first, last] holds (0 when last is before first), without
+        visiting each day: weekdays by arithmetic, then the package's holidays and make-up
+        days and the overrides within the range."""
+        if last < first:
+            return 0
+        weeks, extra = divmod((last - first).days + 1, 7)
+        count = weeks * 5 + sum(1 for i in range(extra) if (first.weekday() + i) % 7 < 5)
+        for year in range(first.year, last.year + 1):
+            if not _KNOWN_YEARS[0] <= year <= _KNOWN_YEARS[1]:
+                _warn_unknown_year(year)
+        count -= sum(1 for day in _HOLIDAY_WEEKDAYS if first <= day <= last)
+        count += sum(1 for day in _MAKE_UP_WEEKEND_DAYS if first <= day <= last)
+        for day, is_workday in self.overrides.items():
+            if first <= day <= last and is_workday != _package_is_workday(day, warn=False):
+                count += 1 if is_workday else -1
+        return count
 
     def _working_periods_from(self, day: date) -> Iterator[tuple[datetime, datetime]]:
         """Office-hour intervals, as aware local datetimes, from `day` onwards."""
@@ -113,15 +145,34 @@ class WorkCalendar:
         return self.add(start, self.day_length * days)
 
     def between(self, start: datetime, end: datetime) -> timedelta:
-        """Working time in [start, end); zero when end is not after start."""
+        """Working time in [start, end); zero when end is not after start.
+
+        The first and last days are counted period by period, the whole days
+        between by workdays_between: a case overdue for years costs no more
+        than one overdue since yesterday.
+        """
         start, end = timezone.localtime(start), timezone.localtime(end)
-        total = timedelta()
         if end <= start:
+            return timedelta()
+        first, last = start.date(), end.date()
+        if first == last:
+            return self._within_day(first, start, end)
+        return (
+            self._within_day(first, start, end)
+            + self.day_length * self.workdays_between(first + timedelta(days=1), last - timedelta(days=1))
+            + self._within_day(last, start, end)
+        )
+
+    def _within_day(self, day: date, start: datetime, end: datetime) -> timedelta:
+        """Working time of `day` inside [start, end)."""
+        total = timedelta()
+        if not self.is_workday(day):
             return total
-        for period_start, period_end in self._working_periods_from(start.date()):
-            if period_start >= end:
-                break
-            overlap = min(end, period_end) - max(start, period_start)
+        tz = timezone.get_current_timezone()
+        for period_start, period_end in self.periods:
+            begins = timezone.make_aware(datetime.combine(day, period_start), tz)
+            ends = timezone.make_aware(datetime.combine(day, period_end), tz)
+            overlap = min(end, ends) - max(start, begins)
             if overlap > timedelta():
                 total += overlap
         return total

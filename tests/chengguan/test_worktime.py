@@ -198,3 +198,43 @@ def test_periods_come_from_settings(settings, db):
     calendar = get_calendar()
     assert calendar.day_length == 7 * HOUR
     assert calendar.add_hours(aware(2026, 3, 2, 11), 2) == aware(2026, 3, 2, 15)
+
+
+class TestLongSpans:
+    """between() counts whole days by arithmetic; it must agree with walking the days."""
+
+    @staticmethod
+    def walked(calendar: WorkCalendar, start, end) -> timedelta:  # type: ignore[no-untyped-def]
+        total, day = timedelta(), start.date()
+        while day <= end.date():
+            total += calendar._within_day(day, start, end)
+            day += timedelta(days=1)
+        return total
+
+    @pytest.mark.parametrize(
+        ("start", "end"),
+        [
+            (aware(2025, 12, 30, 10, 15), aware(2026, 3, 3, 16, 40)),  # New Year and Spring Festival
+            (aware(2026, 2, 13, 17, 0), aware(2026, 3, 2, 9, 30)),  # make-up Saturdays inside
+            (aware(2024, 9, 27, 8, 0), aware(2026, 10, 9, 12, 0)),  # two National Days
+            (aware(2026, 11, 30, 9, 0), aware(2027, 2, 10, 11, 0)),  # into a year the package lacks
+        ],
+    )
+    def test_agrees_with_walking_every_day(self, calendar, start, end):
+        assert calendar.between(start, end) == self.walked(calendar, start, end)
+
+    def test_overrides_within_the_span_count(self, db):
+        # a make-up Sunday and an extra day off, entered by an administrator
+        CalendarOverride.objects.create(date=date(2026, 3, 8), is_workday=True)
+        CalendarOverride.objects.create(date=date(2026, 3, 10), is_workday=False)
+        calendar = get_calendar()
+        start, end = aware(2026, 3, 2, 9), aware(2026, 3, 16, 9)
+
+        assert calendar.between(start, end) == 10 * DAY  # ten weekdays, +1 Sunday, -1 Tuesday
+        assert calendar.between(start, end) == self.walked(calendar, start, end)
+
+    def test_a_case_overdue_for_years_is_counted(self, calendar):
+        # more days than add() ever searches (MAX_DAYS_SEARCHED): no error, and in working days
+        span = calendar.between(aware(2020, 1, 2, 9), aware(2026, 1, 2, 9))
+        assert span == self.walked(calendar, aware(2020, 1, 2, 9), aware(2026, 1, 2, 9))
+        assert 1400 * DAY < span < 1500 * DAY
