@@ -224,10 +224,15 @@ def case_for_tracking(code: str, phone: str | None = None) -> Case | None:
         return None
     # No .first(): its ORDER BY (the model's ordering) cost more to compile than the
     # rest of the query, and a tracking code names one case.
+    # The rating (reverse one-to-one) comes in the same row; a merged case's master is read
+    # only for the few that have one, and the community's boundary never (the page links to
+    # the community, it draws no map): compiling and parsing those columns cost the resident's
+    # page more than its queries.
     case = next(
         iter(
             Case.objects.filter(tracking_code=code)
-            .select_related("category", "category__parent", "community", "merged_into")
+            .select_related("category", "category__parent", "community", "feedback")
+            .defer("community__boundary")
             .order_by()[:1]
         ),
         None,

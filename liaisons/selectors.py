@@ -10,11 +10,9 @@ from liaisons.models import CoverPeriod, LiaisonAssignment
 
 
 def current_liaison(community: Community, role: str = AssignmentRole.RESPONSIBLE) -> LiaisonAssignment | None:
-    return (
-        LiaisonAssignment.objects.filter(community=community, role=role, ends_at__isnull=True)
-        .select_related("liaison")
-        .first()
-    )
+    # One open posting per community and role (a unique constraint): no ORDER BY to compile.
+    postings = LiaisonAssignment.objects.filter(community=community, role=role, ends_at__isnull=True)
+    return next(iter(postings.select_related("liaison").order_by()[:1]), None)
 
 
 def assignment_history(community: Community) -> QuerySet[LiaisonAssignment]:
