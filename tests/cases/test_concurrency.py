@@ -143,5 +143,7 @@ def test_concurrent_reports_with_one_idempotency_key_create_one_case(community):
     assert all(isinstance(r, Case) for r in results), results
     assert Case.objects.count() == 1
     assert {r.pk for r in results} == {Case.objects.get().pk}
-    assert Case.objects.get().number == "CG-20260302-000001"
+    # numbered before its transaction, the repeat that lost may have taken a number
+    # of its own: the day's numbers may have a gap, never a duplicate
+    assert Case.objects.get().number in {"CG-20260302-000001", "CG-20260302-000002"}
     assert CaseEvent.objects.filter(action=CaseAction.REPORT).count() == 1

@@ -7,6 +7,8 @@ from urllib.parse import quote
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 from guardian.shortcuts import assign_perm
 
 from cases import services
@@ -253,8 +255,10 @@ def test_the_panel_of_a_report_no_longer_waiting_says_so(client, operator, commu
     fragment = client.get(url(name, case), **HTMX).content.decode()
     page = client.get(url(name, case)).content.decode()
 
+    with translation.override("zh-hans"):
+        message = gettext("This report is no longer waiting to be accepted.")
     for html in (fragment, page):
-        assert "This report is no longer waiting to be accepted." in html
+        assert message in html
         assert 'name="note"' not in html
     assert 'method="post"' not in page.split("<main", 1)[-1]
 
