@@ -70,6 +70,16 @@ def new_page(browser, live_server, transactional_db):  # type: ignore[no-untyped
 
 
 @pytest.fixture
+def reference_data(transactional_db):  # type: ignore[no-untyped-def]
+    """Categories and role groups, which an earlier transactional test may have flushed."""
+    from cases.models import Category
+    from tests.conftest import restore_reference_data
+
+    if not Category.objects.exists():
+        restore_reference_data()
+
+
+@pytest.fixture
 def screenshot(request):  # type: ignore[no-untyped-def]
     """`screenshot(page, "step")` saves test-output/screenshots/<test>-<step>.png."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,6 @@ import pytest
 from django.utils import timezone
 
 from cases.choices import CaseSource, CaseStatus
-from cases.models import Category
 from chengguan.roles import Role
 from tests.browser.conftest import DESKTOP, PHONE, sign_in
 from tests.factories import (
@@ -28,17 +27,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def reference_data(transactional_db):  # type: ignore[no-untyped-def]
-    from django.core.management.sql import emit_post_migrate_signal
-
-    from tests.conftest import seed_categories
-
-    if not Category.objects.exists():
-        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-        seed_categories()
 
 
 @pytest.fixture

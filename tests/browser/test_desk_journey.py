@@ -29,18 +29,6 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def reference_data(transactional_db):  # type: ignore[no-untyped-def]
-    """Categories and role groups, which an earlier transactional test may have flushed."""
-    from django.core.management.sql import emit_post_migrate_signal
-
-    from tests.conftest import seed_categories
-
-    if not Category.objects.exists():
-        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-        seed_categories()
-
-
-@pytest.fixture
 def world(reference_data):  # type: ignore[no-untyped-def]
     district = DistrictFactory(name="示范区")
     street = StreetFactory(district=district, name="幸福街道")

@@ -7,7 +7,7 @@
 import pytest
 
 from cases.choices import CaseSource, CaseStatus, Urgency
-from cases.models import Case, Category
+from cases.models import Case
 from chengguan.roles import Role
 from tests.browser.conftest import DESKTOP, PHONE, sign_in
 from tests.factories import CaseFactory, CommunityFactory, DistrictFactory, StreetFactory, staff
@@ -16,15 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def place(transactional_db):  # type: ignore[no-untyped-def]
-    from django.core.management.sql import emit_post_migrate_signal
-
-    from tests.conftest import seed_categories
-
-    # Categories and role groups, which an earlier transactional test may have flushed.
-    if not Category.objects.exists():
-        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-        seed_categories()
+def place(reference_data):  # type: ignore[no-untyped-def]
     street = StreetFactory(district=DistrictFactory(name="示范区"), name="幸福街道")
     community = CommunityFactory(street=street, name="阳光社区", origin=(120.0, 30.0))
     CommunityFactory(street=street, name="月亮湾社区", origin=(120.02, 30.0))

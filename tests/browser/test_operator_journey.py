@@ -10,24 +10,12 @@ import pytest
 
 from cases import services
 from cases.choices import CaseSource, CaseStatus, RejectReason
-from cases.models import Case, Category
+from cases.models import Case
 from chengguan.roles import Role
 from tests.browser.conftest import DESKTOP, PHONE, sign_in
 from tests.factories import CaseFactory, CommunityFactory, DistrictFactory, StreetFactory, staff
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def reference_data(transactional_db):  # type: ignore[no-untyped-def]
-    """Categories and role groups, which an earlier transactional test may have flushed."""
-    from django.core.management.sql import emit_post_migrate_signal
-
-    from tests.conftest import seed_categories
-
-    if not Category.objects.exists():
-        emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-        seed_categories()
 
 
 @pytest.fixture
