@@ -4,14 +4,12 @@ An item's "Correct first" panel has a community <select>; 25 items × the
 operator's communities as a template loop was most of the inbox's time
 (about 0.9 s of 1.2 s at 80 communities). The options are rendered once per
 list and only the selected one differs per item. An item's times are one
-tag each rather than two `date` filters.
+tag each rather than two `date` filters (cases.templatetags.deadlines).
 """
 
-from datetime import datetime
 from typing import Any
 
 from django import template
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
@@ -43,14 +41,3 @@ def community_options(communities: Any, selected_id: int | None) -> SafeString:
     """The communities' `<option>`s, "name（street）", with `selected_id` selected."""
     options = _options(communities)
     return mark_safe("".join(pair[pk == selected_id] for pk, pair in options.items()))
-
-
-@register.simple_tag
-def time_element(moment: Any) -> SafeString:
-    """`<time>` of an aware moment in the current time zone: what
-    `<time datetime="{{ moment|date:'c' }}">{{ moment|date:"Y-m-d H:i" }}</time>` writes."""
-    if not isinstance(moment, datetime):
-        # None, or a variable the template does not have; localtime(None) would be now.
-        return mark_safe("")
-    local = timezone.localtime(moment)
-    return format_html('<time datetime="{}">{}</time>', local.isoformat(), local.strftime("%Y-%m-%d %H:%M"))

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from guardian.shortcuts import assign_perm
 
@@ -405,7 +405,31 @@ def test_time_element_writes_what_the_date_filters_wrote():
     filters = Template(
         """<time datetime="{{ moment|date:'c' }}">{{ moment|date:"Y-m-d H:i" }}</time>"""
     ).render(Context({"moment": moment}))
-    tag = Template("{% load intake %}{% time_element moment %}").render(Context({"moment": moment}))
+    tag = Template("{% load deadlines %}{% time_element moment %}").render(Context({"moment": moment}))
 
     assert tag == filters == '<time datetime="2026-02-01T01:05:09.123456+08:00">2026-02-01 01:05</time>'
-    assert Template("{% load intake %}{% time_element nothing %}").render(Context({})) == ""
+    assert Template("{% load deadlines %}{% time_element nothing %}").render(Context({})) == ""
+
+
+@pytest.mark.django_db
+def test_plain_deadline_writes_what_the_deadline_include_wrote(community):
+    """Date, then the overdue badge only past the deadline of an open case; a dash without one."""
+    from datetime import timedelta
+
+    from django.template import Context, Template
+
+    from chengguan import clock
+
+    template = Template("{% load deadlines %}{% plain_deadline case %}")
+    due = clock.now() + timedelta(hours=4)
+    case = CaseFactory(community=community, status=CaseStatus.DISPATCHED, deadline=due)
+    local = timezone.localtime(due)
+    time = f'<time datetime="{local.isoformat()}">{local:%Y-%m-%d %H:%M}</time>'
+
+    assert template.render(Context({"case": case})) == time
+    case.deadline = due - timedelta(days=1)
+    assert "badge--overdue" in template.render(Context({"case": case}))
+    case.status = CaseStatus.CLOSED
+    assert "badge--overdue" not in template.render(Context({"case": case}))
+    case.deadline = None
+    assert template.render(Context({"case": case})) == '<span class="muted">—</span>'
