@@ -72,6 +72,9 @@ class Ceiling(BenchUser):
 
 
 class ComplaintSubmission(BenchUser):
+    form_path = "/report/"
+    flow_name = "complaint submission"
+
     @task
     def submit(self) -> None:
         data = {
@@ -87,7 +90,14 @@ class ComplaintSubmission(BenchUser):
             "csrfmiddlewaretoken": CSRF,
         }
         # 302 to the confirmation page: the report is filed.
-        self.expect("POST", "/report/", "complaint submission", 302, data=data)
+        self.expect("POST", self.form_path, self.flow_name, 302, data=data)
+
+
+class ComplaintFloor(ComplaintSubmission):
+    """The same form to the least a complaint can do (chengguan.bench_views.complaint_floor)."""
+
+    form_path = "/bench/complaint-floor/"
+    flow_name = "complaint floor"
 
 
 class TrackingPage(BenchUser):

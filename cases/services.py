@@ -214,7 +214,7 @@ REPORT_LOADED_RELATIONS = [
 ]
 
 
-def _next_case_number(moment: datetime) -> str:
+def next_case_number(moment: datetime) -> str:
     """CG-YYYYMMDD-NNNNNN, counted per local day; the counter row lock makes it safe.
 
     Called outside a transaction, the one statement commits on its own and the
@@ -241,7 +241,7 @@ def _next_case_number(moment: datetime) -> str:
     return f"{settings.CASE_NUMBER_PREFIX}-{day:%Y%m%d}-{last:06d}"
 
 
-def _new_tracking_code() -> str:
+def new_tracking_code() -> str:
     # 32^8 ≈ 10^12 codes: a clash is left to the unique index (case_report draws again).
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(8))
 
@@ -399,7 +399,7 @@ def case_report(
         raise InvalidInput(
             _("The report is not valid: %(errors)s") % {"errors": "; ".join(exc.messages)}
         ) from exc
-    case.number = _next_case_number(now)
+    case.number = next_case_number(now)
     for attempt in range(TRACKING_CODE_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -421,7 +421,7 @@ def case_report(
 
 
 def _file_report(case: Case, photos: Sequence[UploadedFile], *, actor: Any, now: datetime) -> None:
-    case.tracking_code = _new_tracking_code()
+    case.tracking_code = new_tracking_code()
     case.save(force_insert=True)
     stored = _store_photos(case, photos, kind=AttachmentKind.BEFORE, actor=actor, now=now)
     event = events.reported(case, actor=actor)

@@ -39,10 +39,13 @@ urlpatterns = [
 handler500 = "chengguan.api_errors.server_error"
 
 if settings.BENCH_CEILING_ENABLED:
-    # The load benchmark's ceiling (bench/load.py); never mounted otherwise.
+    # The load benchmark's reference points (bench/load.py); never mounted otherwise.
     from chengguan import bench_views
 
-    urlpatterns.append(path("bench/ceiling/", bench_views.ceiling, name="bench_ceiling"))
+    urlpatterns += [
+        path("bench/ceiling/", bench_views.ceiling, name="bench_ceiling"),
+        path("bench/complaint-floor/", bench_views.complaint_floor, name="bench_complaint_floor"),
+    ]
 
 if settings.DEBUG:
     # In production the web server (or object storage) serves uploaded files.
