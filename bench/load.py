@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/load.py \
         --database-url postgres://postgres@127.0.0.1:5432/chengguan_bench_load \
-        --redis-url redis://127.0.0.1:6379/11 [--users 20] [--duration 30] [--flows ...]
+        --redis-url redis://127.0.0.1:6379/11 [--users 20] [--duration 30] [--flows ...] \
+        [--keep-complaints]
 
 The database must hold the benchmark district of `manage.py bench_dashboard`
 (1M cases: `manage.py bench_dashboard --cases 1000000 --requests 0`, or a
@@ -10,11 +11,19 @@ copy of a database it filled: CREATE DATABASE x TEMPLATE chengguan_bench).
 The script writes to it: the complaints it files, the cases it dispatches
 (put back afterwards) and its own users and sessions, so give it a database
 of its own. The Redis database given is flushed at the end (queued tasks).
+The complaints are deleted at the end, also after a failed or interrupted
+run (--keep-complaints keeps them): the cases the complaint flow filed
+and its floor (source web, reporter name BENCH_REPORTER_NAME, an id above the highest one
+noted before the first flow), with their events and photos' rows, so each
+run starts from the same database. The day's case-number counter stays
+advanced: the next numbers filed that day leave a gap, as after a report
+that failed once numbered.
 
 It starts gunicorn (gunicorn.conf.py; GUNICORN_* from the environment) with
 ABUSE_LIMITS_ENABLED=false (no rate limits or CAPTCHA on the complaint form)
 and BENCH_CEILING_ENABLED=true (mounts /bench/ceiling/, one INSERT into the
-`bench_ceiling` table made here), signs staff in by writing their sessions
+`bench_ceiling` table made here, and /bench/complaint-floor/, the least a
+complaint can cost: chengguan.bench_views), signs staff in by writing their sessions
 (supervisors get a confirmed TOTP device marked verified in the session), and
 runs each flow of bench/locustfile.py headless with `--users` concurrent
 users: the ceiling and the resident flows without a pause (throughput), the
@@ -49,6 +58,9 @@ NO_PAUSE, STAFF_PAUSE = "none", "1-3 s"
 FLOWS = [
     ("Ceiling", "ceiling", None, NO_PAUSE),
     ("ComplaintSubmission", "complaint submission", 200, NO_PAUSE),
+    # No target: the least a complaint can cost (chengguan.bench_views.complaint_floor),
+    # the complaint form's reference besides the ceiling.
+    ("ComplaintFloor", "complaint floor", None, NO_PAUSE),
     ("TrackingPage", "tracking page", 300, NO_PAUSE),
     ("OperatorInbox", "operator inbox", 300, STAFF_PAUSE),
     ("CaseDetail", "case detail", 300, STAFF_PAUSE),
@@ -59,6 +71,14 @@ FLOWS = [
 COMPLAINT_SHARE_TARGET = 0.60
 WARM_UP_SECONDS = 10
 BENCH_USERS = {"operator": "bench-load-operator", "dispatcher": "bench-load-dispatcher"}
+# Who the complaint flows file as (bench/locustfile.py, ComplaintSubmission and its floor: the
+# public form without `via`), which tells its complaints from any other case above the mark.
+BENCH_COMPLAINT_SOURCE = "web"
+BENCH_REPORTER_NAME = "基准"
+# The rows a report writes beside its case (cases.services.case_report: the report
+# event, the photos), dependants first: a photo references its event, and the
+# database's foreign keys do not cascade.
+FILED_CASE_DEPENDANTS = ("cases_caseattachment", "cases_caseevent")
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,6 +96,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
     parser.add_argument("--min-cases", type=int, default=1_000_000)
+    parser.add_argument(
+        "--keep-complaints",
+        action="store_true",
+        help="leave the complaints the run files in the database (default: deleted at the end)",
+    )
     parser.add_argument(
         "--flows",
         nargs="*",
@@ -239,6 +264,34 @@ def restore_dispatchable() -> tuple[int, int]:
     return moved, total
 
 
+def filed_cases_mark() -> int:
+    """The highest case id now: every case filed after this comes above it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM cases_case")
+        return int(cursor.fetchone()[0])  # type: ignore[index]
+
+
+def remove_filed_complaints(mark: int) -> int:
+    """Delete the complaints the benchmark filed above `mark`; how many.
+
+    Only cases above the mark with the complaint flow's source and reporter
+    name go, with the rows that reference them (FILED_CASE_DEPENDANTS), in
+    one transaction. Photo files, if a report had any, stay in storage (the
+    complaint flow posts none); the day's case-number counter stays advanced.
+    """
+    from django.db import connection, transaction
+
+    filed = "SELECT id FROM cases_case WHERE id > %s AND source = %s AND reporter_name = %s"
+    params: list[int | str] = [mark, BENCH_COMPLAINT_SOURCE, BENCH_REPORTER_NAME]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table in FILED_CASE_DEPENDANTS:
+            cursor.execute(f"DELETE FROM {table} WHERE case_id IN ({filed})", params)
+        cursor.execute(f"DELETE FROM cases_case WHERE id IN ({filed})", params)
+        return cursor.rowcount
+
+
 def start_gunicorn(args: argparse.Namespace, log: Path) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "chengguan.wsgi:application", "-c", "gunicorn.conf.py"],
@@ -326,6 +379,7 @@ def main() -> None:
         f"gunicorn {args.workers}×{args.threads} on 127.0.0.1:{args.port}; output in {workdir}",
         flush=True,
     )
+    mark = filed_cases_mark()
     server = start_gunicorn(args, workdir / "gunicorn.log")
     results: dict[str, dict[str, float]] = {}
     dispatch_moved: tuple[int, int] | None = None
@@ -348,6 +402,12 @@ def main() -> None:
         import redis
 
         redis.Redis.from_url(args.redis_url).flushdb()
+        # After the server stopped, so that no complaint is still being filed.
+        if args.keep_complaints:
+            print("complaints filed by this run kept (--keep-complaints)", flush=True)
+        else:
+            removed = remove_filed_complaints(mark)
+            print(f"complaints filed by this run removed: {removed:,}", flush=True)
     report(results, dispatch_moved)
 
 
@@ -380,6 +440,11 @@ def report(results: dict[str, dict[str, float]], dispatch_moved: tuple[int, int]
     if dispatch_moved is not None:
         print(
             f"dispatch: {dispatch_moved[0]} of {dispatch_moved[1]} prepared cases moved (put back afterwards)"
+        )
+    if "ComplaintFloor" in results:
+        print(
+            "complaint floor: CSRF, the case's number, its row and event in one statement, the "
+            "receipt cookie and redirect; no form, validation, routing or deadline"
         )
     print(
         "(milliseconds; pause: each user's wait between its requests, see bench/locustfile.py; "
