@@ -12,9 +12,9 @@ The script writes to it: the complaints it files, the cases it dispatches
 (put back afterwards) and its own users and sessions, so give it a database
 of its own. The Redis database given is flushed at the end (queued tasks).
 The complaints are deleted at the end, also after a failed or interrupted
-run (--keep-complaints keeps them): the cases the complaint flow filed
-and its floor (source web, reporter name BENCH_REPORTER_NAME, an id above the highest one
-noted before the first flow), with their events and photos' rows, so each
+run (--keep-complaints keeps them): the cases the complaint flow and its
+floor filed (source web, reporter name BENCH_REPORTER_NAME, an id above the
+highest one noted before the first flow), with their events and photos' rows, so each
 run starts from the same database. The day's case-number counter stays
 advanced: the next numbers filed that day leave a gap, as after a report
 that failed once numbered.
