@@ -31,6 +31,7 @@ from cases.choices import (
     ExtensionStatus,
     ParkingRequestStatus,
 )
+from cases.dashboard import figures_token, figures_token_key
 from cases.filtersets import (
     DispatchQueueFilterSet,
     HandlerQueueFilterSet,
@@ -203,34 +204,66 @@ def worklist_counts(user: Any) -> dict[str, int]:
 
 
 # A user's worklist counts are this many seconds old at most (less after
-# their own actions and changes of their scope, which forget them:
-# `forget_worklist_counts`, from cases.services and
-# chengguan.permissions.forget_scope).
+# their own actions, which delete them: `forget_worklist_counts` from
+# cases.services, and after changes of their scope, which replace their
+# figures' token: chengguan.permissions.forget_scope).
 WORKLIST_COUNTS_SECONDS = 30
 
 
 def _counts_key(user_id: Any) -> str:
     # By user id alone: finding the user's scope would cost queries on every
-    # page; a change of scope deletes the entry once committed (forget_scope).
+    # page. The entry holds the token of the user's cached figures it was
+    # counted under (cases.dashboard.figures_token), and is used only while
+    # that token is the user's: a change of scope draws a new one once
+    # committed (forget_scope), so counts of the old scope, even stored after
+    # the commit by a request that started counting before it, are not shown.
     return f"desk:worklist-counts:{user_id}"
+
+
+def _read_counts(user_id: Any) -> tuple[str | None, dict[str, int] | None]:
+    """The user's token and their counts if counted under it: one cache round trip."""
+    token_key, counts_key = figures_token_key(user_id), _counts_key(user_id)
+    found = cache.get_many([token_key, counts_key])
+    token, entry = found.get(token_key), found.get(counts_key)
+    if token is None:
+        return None, None
+    # (token, counts) as `cached_worklist_counts` stores them; anything else
+    # (another token, a former version's plain counts) is not used.
+    if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == token:
+        return str(token), entry[1]
+    return str(token), None
 
 
 def peek_worklist_counts(user: Any) -> dict[str, int] | None:
     """The user's cached worklist counts, or None; never queries the database."""
-    return cache.get(_counts_key(user.pk))
+    return _read_counts(user.pk)[1]
 
 
 def cached_worklist_counts(user: Any) -> dict[str, int]:
-    """`worklist_counts`, from the cache when counted in the last WORKLIST_COUNTS_SECONDS."""
-    counts = peek_worklist_counts(user)
-    if counts is None:
-        counts = worklist_counts(user)
-        cache.set(_counts_key(user.pk), counts, WORKLIST_COUNTS_SECONDS)
+    """`worklist_counts`, from the cache when counted in the last WORKLIST_COUNTS_SECONDS.
+
+    The token is read before counting, never after: counts of a scope that
+    changes meanwhile are stored under the token it replaces, and not used.
+    With the cache unreachable the counts are computed on every call.
+    """
+    token, counts = _read_counts(user.pk)
+    if counts is not None:
+        return counts
+    if token is None:
+        # None yet, or expired: draw the user's token (the dashboard's too).
+        token = figures_token(user.pk)
+    counts = worklist_counts(user)
+    cache.set(_counts_key(user.pk), (token, counts), WORKLIST_COUNTS_SECONDS)
     return counts
 
 
 def forget_worklist_counts(user_id: Any) -> None:
-    """Drop a user's cached counts: after they moved a case (cases.services), or their scope changed."""
+    """Drop a user's cached counts after they moved a case (cases.services), on commit.
+
+    Only the counts: their dashboard figures are kept for their time, as
+    before. A change of their scope needs no call: it replaces their token
+    (forget_scope), which leaves these counts unused.
+    """
     if user_id is not None:
         cache.delete(_counts_key(user_id))
 

@@ -158,6 +158,12 @@ def forget_scope(user: Any) -> None:
     requests (dashboard and assessment figures, the desk menu's worklist
     counts) goes once the transaction commits, so their next page counts in
     the new scope.
+
+    Limit: QuerySet.update(), bulk deletes of through rows and raw SQL on
+    users, groups or permissions send no signals and so bypass the receivers.
+    Scope changes must therefore go through the services
+    (chengguan.services.user_set_scope, liaisons.services) or call
+    forget_scope themselves.
     """
     for attr in (
         _SCOPE_ATTR,
@@ -184,16 +190,15 @@ def forget_cached_figures_on_commit(user_ids: Any) -> None:
 
 
 def _forget_cached_figures(user_ids: list[Any]) -> None:
-    # cases.dashboard and cases.worklists import this module: import them when needed.
+    # cases.dashboard imports this module: import it when needed.
     from cases.dashboard import forget_cached_figures
-    from cases.worklists import forget_worklist_counts
 
     for user_id in user_ids:
-        # The dashboard and assessment figures, under the user's token.
+        # A new token: the dashboard and assessment figures and the menu's
+        # worklist counts (cases.worklists) stored under the old one are not
+        # used again, even those a request still counting in the old scope
+        # stores after this.
         forget_cached_figures(user_id)
-        # The menu's counts are kept by user id alone (they are read on every
-        # page, where a token would cost one more cache read): delete them.
-        forget_worklist_counts(user_id)
 
 
 def _members(**groups: Any) -> Any:
@@ -254,6 +259,34 @@ def _on_group_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
     forget_cached_figures_on_commit(_members(groups=instance.pk))
 
 
+def _on_permission_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A permission is deleted (the admin, a stale content type removed): its holders lose it.
+
+    Its rows in the users' and groups' permissions and its object
+    permissions go with it without m2m_changed, and a user's own object
+    permissions are not watched. On pre_delete, while those rows still say
+    who held it: one query for the users holding it, directly (a role
+    permission or an object permission) or through a group.
+    """
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    user_model: Any = get_user_model()
+    groups = Q(
+        group_id__in=Group.permissions.through.objects.filter(permission_id=instance.pk).values("group_id")
+    ) | Q(group_id__in=GroupObjectPermission.objects.filter(permission_id=instance.pk).values("group_id"))
+    by_user = [
+        user_model.user_permissions.through.objects.filter(permission_id=instance.pk),
+        UserObjectPermission.objects.filter(permission_id=instance.pk),
+        user_model.groups.through.objects.filter(groups),
+    ]
+    holders = Q()
+    for rows in by_user:
+        holders |= Q(pk__in=rows.values("user_id"))
+    forget_cached_figures_on_commit(user_model._default_manager.filter(holders).values_list("pk", flat=True))
+
+
 def _on_group_object_permission_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
     """A group's object permission was granted or withdrawn: the scope of each of its members changed.
 
@@ -304,7 +337,7 @@ def connect_scope_receivers() -> None:
     users' flags nor raw SQL, which send no signals.
     """
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group
+    from django.contrib.auth.models import Group, Permission
     from django.db.models.signals import m2m_changed, post_save, pre_delete, pre_save
     from guardian.models import GroupObjectPermission
 
@@ -321,6 +354,9 @@ def connect_scope_receivers() -> None:
         dispatch_uid="chengguan.scope.group_permissions",
     )
     pre_delete.connect(_on_group_deleted, sender=Group, dispatch_uid="chengguan.scope.group.del")
+    pre_delete.connect(
+        _on_permission_deleted, sender=Permission, dispatch_uid="chengguan.scope.permission.del"
+    )
     pre_save.connect(_on_user_saving, sender=user_model, dispatch_uid="chengguan.scope.user.saving")
     post_save.connect(_on_user_saved, sender=user_model, dispatch_uid="chengguan.scope.user.saved")
     post_save.connect(

@@ -13,9 +13,11 @@ from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.urls import reverse
 
-from cases import services
+from cases import services, worklists
 from cases.choices import CaseStatus
-from cases.worklists import peek_worklist_counts
+from cases.dashboard import figures_token, figures_token_key
+from cases.worklists import cached_worklist_counts, peek_worklist_counts
+from chengguan.models import User
 from chengguan.roles import Role, role_group
 from chengguan.services import user_set_scope
 from tests.factories import UserFactory, staff
@@ -110,11 +112,15 @@ def test_moving_a_case_forgets_the_actors_counts(
     client.get(URL)
     assert peek_worklist_counts(supervisor) is not None
 
+    token = figures_token(supervisor.pk)
+
     with django_capture_on_commit_callbacks(execute=True):
         services.case_dispatch(case=case, actor=supervisor, handling_unit=unit)
 
     assert peek_worklist_counts(supervisor) is None
     assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
+    # while their dashboard figures are kept for their time
+    assert figures_token(supervisor.pk) == token
 
 
 def test_a_change_of_scope_forgets_the_users_counts_once_committed(
@@ -166,3 +172,78 @@ def test_a_change_of_a_roles_permissions_shows_in_its_holders_next_counts_at_onc
 
     # Then their next page counts the city's cases, not in up to 30 s
     assert counts_in(client.get(URL).content.decode())["dispatch"] == 1
+
+
+def test_counts_of_the_old_scope_stored_after_the_change_are_not_shown(
+    client,
+    make_case,
+    supervisor,
+    district,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+    django_assert_num_queries,
+):
+    # Given a supervisor with a registered case in their district
+    make_case(CaseStatus.REGISTERED)
+    count = worklists.worklist_counts
+
+    def count_while_the_scope_changes(user):  # type: ignore[no-untyped-def]
+        counts = count(user)
+        # (the district is withdrawn, and committed, before the request stores its counts)
+        with django_capture_on_commit_callbacks(execute=True):
+            user_set_scope(user=User.objects.get(pk=supervisor.pk), target=district, grant=False)
+        return counts
+
+    # When a request that counted in the old scope stores its counts after the change
+    monkeypatch.setattr(worklists, "worklist_counts", count_while_the_scope_changes)
+    assert cached_worklist_counts(User.objects.get(pk=supervisor.pk))["dispatch"] == 1
+    monkeypatch.undo()
+
+    # Then the menu does not show them (and still asks no query to know it)
+    with django_assert_num_queries(0):
+        assert peek_worklist_counts(supervisor) is None
+    # and the next request counts in the new scope, kept for the pages after it
+    client.force_login(supervisor)
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 0
+    assert peek_worklist_counts(supervisor)["dispatch"] == 0  # type: ignore[index]
+
+
+def test_counts_kept_under_a_token_that_expired_are_counted_again(client, make_case, supervisor):
+    # Given counts cached for the supervisor
+    make_case(CaseStatus.REGISTERED)
+    client.force_login(supervisor)
+    client.get(URL)
+    make_case(CaseStatus.REGISTERED)
+
+    # When their token is gone (expired or evicted), a new one drawn on next use
+    cache.delete(figures_token_key(supervisor.pk))
+
+    # Then the cached counts are not used
+    assert peek_worklist_counts(supervisor) is None
+    assert counts_in(client.get(URL).content.decode())["dispatch"] == 2
+    assert peek_worklist_counts(supervisor)["dispatch"] == 2  # type: ignore[index]
+
+
+def test_with_the_cache_unreachable_the_counts_are_counted_on_each_request(
+    client, make_case, supervisor, settings
+):
+    # Given Redis unreachable (the cache as configured with REDIS_URL, on a port nobody listens on)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 1.0},
+        }
+    }
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    make_case(CaseStatus.REGISTERED)
+    client.force_login(supervisor)
+
+    # When the menu asks twice, a case registered in between
+    first = counts_in(client.get(URL).content.decode())
+    make_case(CaseStatus.REGISTERED)
+    second = counts_in(client.get(URL).content.decode())
+
+    # Then each answer is counted afresh
+    assert (first["dispatch"], second["dispatch"]) == (1, 2)
+    assert peek_worklist_counts(supervisor) is None

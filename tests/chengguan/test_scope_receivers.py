@@ -232,3 +232,45 @@ def test_a_role_groups_permissions_reach_every_holder_of_the_role(
     # Then both supervisors count afresh, in the city
     assert remembered.forgotten() == {"sup", "colleague"}
     assert scope_for(User.objects.get(pk=colleague.pk)).city_wide
+
+
+# --- a permission deleted ------------------------------------------------------------
+
+
+def test_deleting_a_permission_forgets_the_figures_of_everyone_holding_it_in_one_query(
+    team, django_capture_on_commit_callbacks
+):
+    # Given the city held through the team (sup, other) and directly by another user,
+    # and figures cached for them and for a user outside
+    permission = oversee_city()
+    team.permissions.add(permission)
+    make_user("direct").user_permissions.add(permission)
+    remembered = Remembered([*everyone(), User.objects.get(username="direct")])
+
+    # When the permission is deleted (its grants go with it, without m2m_changed)
+    with django_capture_on_commit_callbacks(execute=True), CaptureQueriesContext(connection) as queries:
+        permission.delete()
+        assert remembered.untouched() == {"sup", "other", "outside", "direct"}
+
+    # Then, once committed, its holders' figures are counted afresh, the outsider's kept;
+    # its holders were found in one query
+    assert remembered.forgotten() == {"sup", "other", "direct"}
+    assert remembered.untouched() == {"outside"}
+    assert len(user_queries(queries)) == 1
+
+
+def test_deleting_a_scope_permission_forgets_the_figures_of_its_object_permission_holders(
+    supervisor, team, district, django_capture_on_commit_callbacks
+):
+    # Given a supervisor overseeing a district through their own object permission
+    remembered = Remembered(everyone())
+    assert scope_for(supervisor).district_ids == {district.pk}
+
+    # When the permission is deleted, and their object permissions with it
+    with django_capture_on_commit_callbacks(execute=True):
+        Permission.objects.get(codename="oversee_district").delete()
+
+    # Then their figures are counted afresh, in a scope without the district
+    assert remembered.forgotten() == {"sup"}
+    assert remembered.untouched() == {"other", "outside"}
+    assert scope_for(User.objects.get(pk=supervisor.pk)).is_empty
