@@ -1,6 +1,8 @@
 """factory_boy factories for the whole project; tests get them through fixtures."""
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal
 
 import factory
 from django.contrib.auth.models import Group
@@ -14,7 +16,7 @@ from chengguan.roles import Role
 from communities.models import Community, District, GridCell, HandlingUnit, Street
 
 
-def square(lng: float, lat: float, size: float) -> dict:
+def square(lng: float, lat: float, size: float) -> dict[str, object]:
     """A GeoJSON square with its south-west corner at (lng, lat)."""
     return {
         "type": "Polygon",
@@ -81,7 +83,7 @@ class HandlingUnitFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"处置单位{n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -92,19 +94,34 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", "pass-1234-word")
 
     @factory.post_generation
-    def roles(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
+    def roles(obj: User, create: bool, extracted: Iterable[Role | str] | None, **kwargs: object) -> None:
         if create and extracted:
             obj.groups.add(*Group.objects.filter(name__in=[str(r) for r in extracted]))
         obj.save()
 
 
-def staff(role: Role | str, *, scope=None, username: str | None = None) -> User:  # type: ignore[no-untyped-def]
+# Where a staff user works: a district, community or handling unit, or "city" for the whole city.
+Scope = District | Community | HandlingUnit | Literal["city"]
+
+
+def staff(
+    role: Role | str,
+    *,
+    scope: Scope | list[Scope] | tuple[Scope, ...] | None = None,
+    username: str | None = None,
+) -> User:
     """A user in one role, scoped to a district, community or unit (or the city)."""
-    kwargs = {"roles": [role]}
+    kwargs: dict[str, object] = {"roles": [role]}
     if username:
         kwargs["username"] = username
-    user = UserFactory(**kwargs)
-    targets = scope if isinstance(scope, list | tuple) else [scope]
+    user = UserFactory.create(**kwargs)
+    targets: list[Scope] | tuple[Scope, ...]
+    if scope is None:
+        targets = []
+    elif isinstance(scope, list | tuple):
+        targets = scope
+    else:
+        targets = [scope]
     for target in targets:
         if target == "city":
             from django.contrib.auth.models import Permission
@@ -143,5 +160,8 @@ class CaseFactory(factory.django.DjangoModelFactory):
     reporter_phone = "13812341234"
 
 
-def aware(*args: int) -> datetime:
-    return timezone.make_aware(datetime(*args))
+def aware(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0, microsecond: int = 0
+) -> datetime:
+    """That wall-clock time in the project's time zone (Asia/Shanghai)."""
+    return timezone.make_aware(datetime(year, month, day, hour, minute, second, microsecond))

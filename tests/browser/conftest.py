@@ -71,11 +71,13 @@ def new_page(browser, live_server, transactional_db):  # type: ignore[no-untyped
 
 @pytest.fixture
 def reference_data(transactional_db):  # type: ignore[no-untyped-def]
-    """Categories and role groups, which an earlier transactional test may have flushed."""
+    """Categories, the inspection checklist and role groups, which an earlier
+    transactional test may have flushed."""
     from cases.models import Category
+    from inspections.models import ChecklistItem
     from tests.conftest import restore_reference_data
 
-    if not Category.objects.exists():
+    if not Category.objects.exists() or not ChecklistItem.objects.exists():
         restore_reference_data()
 
 

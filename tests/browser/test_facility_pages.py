@@ -15,12 +15,7 @@ from tests.communities.test_facility_list import URL, make_facility, reports
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Chromium at {CHROMIUM}")
-def test_facility_pages_fit_a_phone_and_a_desktop(new_page, screenshot, transactional_db):  # type: ignore[no-untyped-def]
-    from cases.models import Category
-    from tests.conftest import restore_reference_data
-
-    if not Category.objects.exists():  # an earlier transactional test flushed them
-        restore_reference_data()
+def test_facility_pages_fit_a_phone_and_a_desktop(new_page, screenshot, reference_data):  # type: ignore[no-untyped-def]
     district = factories.DistrictFactory(name="示范区")
     community = factories.CommunityFactory(
         street=factories.StreetFactory(district=district, name="幸福街道"),

@@ -42,11 +42,7 @@ PATROL_PAGE = re.compile(r"/field/patrols/\d+/$")
 
 
 @pytest.fixture
-def world(transactional_db):  # type: ignore[no-untyped-def]
-    from tests.conftest import restore_reference_data
-
-    if not Category.objects.exists() or not ChecklistItem.objects.exists():
-        restore_reference_data()
+def world(reference_data):  # type: ignore[no-untyped-def]
     district = DistrictFactory(name="示范区")
     street = StreetFactory(district=district, name="幸福街道")
     community = CommunityFactory(street=street, name="东园社区", origin=(120.0, 30.0))

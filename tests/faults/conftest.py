@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,18 +103,43 @@ def own_redis(tmp_path) -> Iterator[OwnRedis]:  # type: ignore[no-untyped-def]
     server.stop()
 
 
-@pytest.fixture
-def broker(own_redis, settings) -> Iterator[OwnRedis]:  # type: ignore[no-untyped-def]
-    """The Celery app publishing for real (not eagerly) to the fault tests' own Redis."""
+def forget_broker_connections(app: Celery) -> None:
+    """Drop the app's connection pool and producer pool: both keep the broker they
+    were made for, whatever `broker_url` says later. The next publish makes new
+    ones for the broker configured then.
+
+    Not `app.close()`: it drops only the connection pool, and it takes the app
+    out of Celery's set of live apps, so a `@shared_task` module imported after
+    it is never registered on the app (NotRegistered in a later test). Celery
+    has no public call for this; it resets the same two attributes after a fork
+    (`Celery._after_fork`).
+    """
+    app._pool = None  # type: ignore[attr-defined]
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
+
+
+@contextmanager
+def celery_publishing_to(broker_url: str) -> Iterator[None]:
+    """The Celery app publishing for real (not eagerly) to `broker_url`, and
+    afterwards as it was before: the same broker and eagerness, no connection
+    to `broker_url` kept."""
     from chengguan.celery import app
 
-    app.close()  # forget connections made for another broker
-    app.conf.update(broker_url=own_redis.url)
-    app.conf.task_always_eager = False
-    yield own_redis
-    app.close()
-    app.conf.update(broker_url=settings.CELERY_BROKER_URL)
-    app.conf.task_always_eager = True
+    saved = {name: app.conf[name] for name in ("broker_url", "task_always_eager")}
+    forget_broker_connections(app)
+    app.conf.update(broker_url=broker_url, task_always_eager=False)
+    try:
+        yield
+    finally:
+        forget_broker_connections(app)
+        app.conf.update(saved)
+
+
+@pytest.fixture
+def broker(own_redis) -> Iterator[OwnRedis]:  # type: ignore[no-untyped-def]
+    """The Celery app publishing for real (not eagerly) to the fault tests' own Redis."""
+    with celery_publishing_to(own_redis.url):
+        yield own_redis
 
 
 @pytest.fixture

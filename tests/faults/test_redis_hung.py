@@ -25,7 +25,7 @@ from chengguan.models import OutboundMessage
 from chengguan.redis_breaker import breaker_for
 from chengguan.roles import Role
 from tests.factories import staff
-from tests.faults.conftest import complaint
+from tests.faults.conftest import celery_publishing_to, complaint
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -70,19 +70,14 @@ class Blackhole:
 @pytest.fixture
 def hung_redis(settings) -> Iterator[Blackhole]:  # type: ignore[no-untyped-def]
     """As in production, one Redis for the cache and the broker, and it hangs."""
-    from chengguan.celery import app
-
     assert settings.CACHES["default"]["BACKEND"] == "django_redis.cache.RedisCache"
     blackhole = Blackhole()
     settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": blackhole.url}}
-    app.close()  # forget connections made for another broker
-    app.conf.update(broker_url=blackhole.url)
-    app.conf.task_always_eager = False
-    yield blackhole
-    app.close()
-    app.conf.update(broker_url=settings.CELERY_BROKER_URL)
-    app.conf.task_always_eager = True
-    blackhole.close()
+    try:
+        with celery_publishing_to(blackhole.url):
+            yield blackhole
+    finally:
+        blackhole.close()
 
 
 def test_a_burst_of_complaints_is_answered_at_once_after_the_first_while_redis_hangs(
