@@ -95,8 +95,12 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
     @factory.post_generation
     def roles(obj: User, create: bool, extracted: Iterable[Role | str] | None, **kwargs: object) -> None:
-        if create and extracted:
+        if not create:  # .build(): nothing is saved
+            return
+        if extracted:
             obj.groups.add(*Group.objects.filter(name__in=[str(r) for r in extracted]))
+        # Keeps the password set by the post-generation call above (factory_boy
+        # stops saving after post-generation hooks by itself).
         obj.save()
 
 
