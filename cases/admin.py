@@ -8,6 +8,7 @@ its history but never add, change or delete one.
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -466,6 +467,8 @@ class Open311ClientAdmin(admin.ModelAdmin):
     filter_horizontal = ["districts", "communities"]
     readonly_fields = ["key_prefix", "last_used_at", "revoked_at", "created_at"]
     actions = ["revoke_keys", "issue_new_keys"]
+    # A push URL typed without a scheme is taken as https (Django 6's default).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request: HttpRequest, obj: Open311Client, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
