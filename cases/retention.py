@@ -37,7 +37,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,11 +59,13 @@ from cases.models import (
     ParkingRequest,
     ReturnVisit,
 )
+from cases.notifications import MAX_MERGE_DEPTH
+from cases.selectors import resident_ids
 from cases.services import PHONE_RE, normalise_phone
 from chengguan import clock
 from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput
-from chengguan.models import OutboundMessage, User
+from chengguan.models import OutboundMessage
 from chengguan.permissions import has_role_permission, scope_for
 
 logger = logging.getLogger(__name__)
@@ -146,21 +148,6 @@ def due_for_anonymisation(now: datetime | None = None) -> QuerySet[Case]:
 # --- the anonymisation of a batch of cases --------------------------------------------
 
 
-def _resident_ids(user_ids: Iterable[int | None]) -> set[int]:
-    """Of these accounts, the residents' (no role, not staff): their link to a case is personal data.
-
-    Staff who reported (a liaison's patrol finding) stay linked: that is their work, not their privacy.
-    """
-    ids = {pk for pk in user_ids if pk is not None}
-    if not ids:
-        return set()
-    return set(
-        User.objects.filter(pk__in=ids, is_staff=False, is_superuser=False, groups__isnull=True).values_list(
-            "pk", flat=True
-        )
-    )
-
-
 def _redact_rows(
     queryset: QuerySet[Any],
     fields: list[str],
@@ -188,16 +175,56 @@ def _redact_rows(
 
 
 def _message_keys(case_phones: dict[int, set[str]], with_email: set[int]) -> list[str]:
-    """The outbox keys cases.notifications.message_reporters gave these cases' messages."""
-    events = CaseEvent.objects.filter(case_id__in=case_phones, action__in=MESSAGED_ACTIONS).values_list(
-        "pk", "case_id"
-    )
+    """The outbox keys cases.notifications.message_reporters gave these cases' messages.
+
+    Their own events' messages, and those their reporters were sent about the
+    cases they were merged into (at any depth): `event:<master event>:sms:<phone>`
+    and `event:<master event>:email:<case id>`.
+    """
+    masters = _masters_of(list(case_phones))
+    all_masters = {master for chain in masters.values() for master in chain}
+    events_of: dict[int, list[int]] = {}
+    for event_id, case_id in CaseEvent.objects.filter(
+        case_id__in=set(case_phones) | all_masters, action__in=MESSAGED_ACTIONS
+    ).values_list("pk", "case_id"):
+        events_of.setdefault(case_id, []).append(event_id)
     keys: list[str] = []
-    for event_id, case_id in events:
-        keys.extend(f"event:{event_id}:sms:{phone}" for phone in case_phones[case_id])
-        if case_id in with_email:
-            keys.append(f"event:{event_id}:email")
+    for case_id, phones in case_phones.items():
+        for event_id in events_of.get(case_id, ()):
+            keys.extend(f"event:{event_id}:sms:{phone}" for phone in phones)
+            if case_id in with_email:
+                keys.append(f"event:{event_id}:email")
+        for master_id in masters.get(case_id, ()):
+            for event_id in events_of.get(master_id, ()):
+                keys.extend(f"event:{event_id}:sms:{phone}" for phone in phones)
+                if case_id in with_email:
+                    keys.append(f"event:{event_id}:email:{case_id}")
     return keys
+
+
+def _masters_of(case_ids: list[int]) -> dict[int, list[int]]:
+    """Each case's masters: the case it was merged into, that one's, and so on (a query a level)."""
+    masters: dict[int, list[int]] = {}
+    # (case whose chain this is, the next case up to look at)
+    frontier = dict(
+        Case.objects.filter(pk__in=case_ids, merged_into__isnull=False).values_list("pk", "merged_into_id")
+    )
+    for _depth in range(MAX_MERGE_DEPTH):
+        if not frontier:
+            break
+        for case_id, master_id in frontier.items():
+            masters.setdefault(case_id, []).append(master_id)
+        up = dict(
+            Case.objects.filter(pk__in=set(frontier.values()), merged_into__isnull=False).values_list(
+                "pk", "merged_into_id"
+            )
+        )
+        frontier = {
+            case_id: up[master_id]
+            for case_id, master_id in frontier.items()
+            if master_id in up and up[master_id] not in masters[case_id]
+        }
+    return masters
 
 
 def _anonymise_messages(messages: QuerySet[OutboundMessage]) -> int:
@@ -225,7 +252,7 @@ def _anonymise_cases(case_ids: list[int]) -> int:
         return 0
     ids = [case.pk for case in cases]
     co_reports = list(CoReporter.objects.filter(case_id__in=ids).values_list("case_id", "phone", "user_id"))
-    residents = _resident_ids([c.reporter_id for c in cases] + [user_id for _c, _p, user_id in co_reports])
+    residents = resident_ids([c.reporter_id for c in cases] + [user_id for _c, _p, user_id in co_reports])
     phones: dict[int, set[str]] = {case.pk: {case.reporter_phone} - {""} for case in cases}
     for case_id, phone, _user in co_reports:
         if phone:
@@ -397,7 +424,7 @@ def reporter_forget(
     # Messages keyed to the co-reports' events carry the number too.
     message_count = _anonymise_messages(messages)
     co_user_ids = CoReporter.objects.filter(pk__in=co_report_ids).values_list("user_id", flat=True)
-    residents = _resident_ids(co_user_ids)
+    residents = resident_ids(co_user_ids)
     CoReporter.objects.filter(pk__in=co_report_ids).update(name="", phone="")
     CoReporter.objects.filter(pk__in=co_report_ids, user_id__in=residents).update(user=None)
     # A co-reporter's number may also sit in the notes of the case they joined.

@@ -2,11 +2,12 @@
 the public reads at the end expose only what the public pages show."""
 
 import math
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from guardian.shortcuts import get_users_with_perms
 
 from cases.choices import OPEN_STATUSES, CaseStatus
@@ -30,7 +31,8 @@ def overdue_cases_for(user: Any) -> QuerySet[Case]:
 
 def case_timeline(case: Case, *, public_only: bool = False) -> QuerySet[CaseEvent]:
     events = case.events.select_related("actor").prefetch_related("attachments")
-    return events.filter(is_public=True) if public_only else events
+    # Staff see who acted; a resident's name is masked for roles without contact access.
+    return events.filter(is_public=True) if public_only else with_actor_standing(events)
 
 
 def reply_templates_for(case: Case) -> QuerySet[Any]:
@@ -247,6 +249,30 @@ def case_for_tracking(code: str, phone: str | None = None) -> Case | None:
     return None
 
 
+# What a merged report's tracking page shows of the case it was merged into:
+# public facts only, never its reporter's data nor its tracking code (the key
+# of its reporter).
+TRACKING_MASTER_FIELDS = ("pk", "number", "status", "result", "closed_at", "reject_reason", "merged_into")
+
+
+def tracking_master(case: Case) -> Case | None:
+    """The case a merged report is handled in (None if it was not merged), with TRACKING_MASTER_FIELDS only.
+
+    A master that was merged in turn hands the report on: the last case of the
+    chain is the one handled. One query per link (one in practice).
+    """
+    master = None
+    seen = {case.pk}
+    next_id = case.merged_into_id
+    while next_id is not None and next_id not in seen:
+        seen.add(next_id)
+        master = next(
+            iter(Case.objects.filter(pk=next_id).only(*TRACKING_MASTER_FIELDS).order_by()[:1]), None
+        )
+        next_id = master.merged_into_id if master is not None else None
+    return master
+
+
 def community_public_stats(community: Community, *, days: int = 30) -> dict[str, Any]:
     """The public community page's figures for the last `days` days.
 
@@ -360,3 +386,36 @@ def reporter_phone_history(
         .aggregate(total=Count("pk"), false=Count("pk", filter=Q(false_report=True)))
     )
     return {"phone": phone, "days": days, "total": figures["total"], "false": figures["false"]}
+
+
+# --- residents' accounts ----------------------------------------------------------------------------
+
+
+def _resident_accounts() -> QuerySet[Any]:
+    """Residents' accounts: no role, not staff.
+
+    Their names are the residents' personal data; staff names are not.
+    """
+    return User.objects.filter(is_staff=False, is_superuser=False, groups__isnull=True)
+
+
+def with_actor_standing(events: QuerySet[CaseEvent]) -> QuerySet[CaseEvent]:
+    """The events with `actor_is_resident`, in the same query: their actor is a resident's account."""
+    return events.annotate(actor_is_resident=Exists(_resident_accounts().filter(pk=OuterRef("actor_id"))))
+
+
+def resident_ids(user_ids: Iterable[int | None]) -> set[int]:
+    """Of these accounts, the residents', in one query (none without ids).
+
+    Their link to a case is personal data (cases.retention removes it); staff
+    who reported (a liaison's patrol finding) stay linked: that is their work.
+    """
+    ids = {pk for pk in user_ids if pk is not None}
+    if not ids:
+        return set()
+    return set(_resident_accounts().filter(pk__in=ids).values_list("pk", flat=True))
+
+
+def reports_of(user: Any) -> QuerySet[Case]:
+    """The cases a signed-in resident reported from their account, newest first."""
+    return Case.objects.filter(reporter_id=user.pk).select_related("category").order_by("-reported_at", "-pk")

@@ -67,6 +67,7 @@ from chengguan import clock
 from chengguan.audit import audit
 from chengguan.errors import ActionNotPermitted, InvalidInput, StaleObject, TransitionNotAllowed
 from chengguan.permissions import can, has_role_permission, restrict
+from chengguan.roles import Role
 from chengguan.worktime import get_calendar
 from communities.models import Community, District, Facility, HandlingUnit
 from communities.selectors import locate_point
@@ -285,6 +286,22 @@ def _handler_snapshot(case: Case) -> dict[str, Any]:
 
 # --- intake ------------------------------------------------------------------
 
+# Who a complaint about an officer's conduct may name: the bureau's officers,
+# not residents' committee staff or system administrators.
+OFFICER_ROLES = (Role.OPERATOR, Role.DISPATCHER, Role.LIAISON, Role.HANDLING_UNIT, Role.SUPERVISOR)
+
+
+def _check_subject_officer(officer: Any) -> None:
+    """A conduct complaint names an active officer (a user in one of OFFICER_ROLES)."""
+    if officer is not None and not (
+        officer.is_active and officer.groups.filter(name__in=OFFICER_ROLES).exists()
+    ):
+        raise InvalidInput(
+            _("The person complained about must be an active officer."),
+            code="invalid.subject_officer",
+            field="subject_officer",
+        )
+
 
 def case_report(
     *,
@@ -310,7 +327,9 @@ def case_report(
     """File a new report (status `reported`).
 
     Preconditions: public sources (web form, QR code) are open to anyone;
-    every other source needs the `cases.add_case` role permission.
+    every other source, and naming an officer complained about
+    (`subject_officer`, an active user in OFFICER_ROLES), needs the
+    `cases.add_case` role permission.
     Side effects: routes the point to its community and grid cell, numbers
     the case, stores the photos, writes the `report` event. With an
     idempotency key already used, returns that case and does nothing else
@@ -321,8 +340,11 @@ def case_report(
         source = CaseSource(source)
     except ValueError:
         raise InvalidInput(_("Unknown source."), code="invalid.source") from None
-    if source not in PUBLIC_SOURCES and not has_role_permission(actor, Case, "report"):
+    if (source not in PUBLIC_SOURCES or subject_officer is not None) and not has_role_permission(
+        actor, Case, "report"
+    ):
         raise ActionNotPermitted()
+    _check_subject_officer(subject_officer)
 
     description = _clean_text(description, field=_("description"), required=True, max_length=MAX_DESCRIPTION)
     title = _clean_text(title, field=_("title"), required=False, max_length=100)
@@ -439,13 +461,20 @@ def case_register(
     category: Category | None = None,
     urgency: Urgency | str | None = None,
     community: Community | None = None,
+    subject_officer: Any = None,
     note: str = "",
     expected_version: int | None = None,
 ) -> Case:
     """Accept a report as a case (立案), fixing category, urgency and place if needed.
 
-    Preconditions: operator role in scope; status `reported`; a category.
-    Side effects: `register` event; the dispatch deadline starts.
+    A `subject_officer` (the intake desk's correction) marks it as a
+    complaint about that officer's conduct: from then on only supervisors
+    (`cases.view_conduct_complaint`) other than that officer see it, so an
+    operator without that permission no longer does.
+    Preconditions: operator role in scope; status `reported`; a category;
+    an officer named is an active user in OFFICER_ROLES.
+    Side effects: `register` event (the corrections in its data); the
+    dispatch deadline starts.
     """
     case = _lock(case, actor, "register", expected_version)
     note = _clean_text(note, field=_("note"), required=False)
@@ -461,6 +490,9 @@ def case_register(
         fields["district"] = community.street.district
         if case.grid_cell_id and case.grid_cell and case.grid_cell.community_id != community.pk:
             fields["grid_cell"] = None
+    if subject_officer is not None and subject_officer.pk != case.subject_officer_id:
+        _check_subject_officer(subject_officer)
+        fields["subject_officer"] = subject_officer
     if category is None and case.category_id is None and CaseStatus(case.status) == CaseStatus.REPORTED:
         raise InvalidInput(_("Choose a category before registering the case."), code="invalid.category")
     # The operator's corrections stay in the history: old → new.
@@ -469,6 +501,12 @@ def case_register(
         old, new = getattr(case, name), fields.get(name)
         if name in fields and old != new:
             corrections[name] = [str(old or ""), str(new or "")]
+    if "subject_officer" in fields:
+        old_officer = case.subject_officer
+        corrections["subject_officer"] = [
+            old_officer.display_name if old_officer else "",
+            subject_officer.display_name,
+        ]
     _transition(
         case,
         CaseAction.REGISTER,
@@ -574,7 +612,8 @@ def case_dispatch(
     """Send a registered case to a handling unit or a liaison (派遣).
 
     Preconditions: dispatcher role in scope; status `registered`; a handling
-    unit or an officer who can handle cases.
+    unit or an officer who can handle cases, never the officer a conduct
+    complaint is about.
     Side effects: the handling deadline is set on the first dispatch (later
     dispatches keep it); `dispatch` event; the handler is notified.
     """
@@ -585,6 +624,12 @@ def case_dispatch(
         raise InvalidInput(_("This handling unit is no longer active."), code="invalid.handler")
     if assignee is not None and not (assignee.is_active and assignee.has_perm("cases.handle_case")):
         raise InvalidInput(_("This person cannot handle cases."), code="invalid.handler")
+    if assignee is not None and assignee.pk == case.subject_officer_id:
+        raise InvalidInput(
+            _("This case is a complaint about this officer's conduct: dispatch it to someone else."),
+            code="invalid.subject_officer",
+            field="assignee",
+        )
     note = _clean_text(note, field=_("note"), required=False)
     now = clock.now()
     fields: dict[str, Any] = {

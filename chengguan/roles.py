@@ -119,6 +119,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "inspections.view_checklistitem",
         "inspections.add_checklistitem",
         "inspections.change_checklistitem",
+        # 门前三包 agreements, kept in the admin (liaisons register the shops in the field).
+        "inspections.view_agreement",
+        "inspections.add_agreement",
+        "inspections.change_agreement",
         "cases.view_case",
         "cases.view_reporter_contact",
         # Requests to be forgotten (PIPL), honoured in the admin (cases.retention).

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cases import services as case_services
@@ -227,7 +228,8 @@ def _report_unrectified(
     ) % {
         "unit": unit.name,
         "address": unit.address,
-        "deadline": f"{notice.deadline:%Y-%m-%d %H:%M}",
+        # Local time, as the notice gave it to the unit (stored in UTC).
+        "deadline": f"{timezone.localtime(notice.deadline):%Y-%m-%d %H:%M}",
         "number": notice.number,
         "items": items,
     }

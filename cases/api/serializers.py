@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -29,6 +30,8 @@ from cases.models import (
     TimeLimit,
     TwoWayRating,
 )
+from cases.selectors import resident_ids
+from cases.services import OFFICER_ROLES
 from chengguan import clock
 from chengguan.api import (
     BriefSerializer,
@@ -39,6 +42,7 @@ from chengguan.api import (
     VersionedActionSerializer,
 )
 from chengguan.masking import mask_name, mask_phone
+from chengguan.permissions import has_role_permission
 from communities.models import Community, HandlingUnit
 
 User = get_user_model()
@@ -113,14 +117,57 @@ class CaseAttachmentSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request is not None else url
 
 
+def residents_known(context: dict[str, Any]) -> dict[int, bool]:
+    """Actor id → whether the account is a resident's, as far as this response has asked."""
+    known: dict[int, bool] = context.setdefault("resident_actors", {})
+    return known
+
+
+class CaseEventActorSerializer(serializers.Serializer):
+    """Who acted: a staff member by account and name; a resident without id or username (PIPL)."""
+
+    id = serializers.IntegerField(read_only=True, allow_null=True)
+    username = serializers.CharField(read_only=True, allow_null=True)
+    name = serializers.CharField(read_only=True)
+
+
+class CaseEventListSerializer(serializers.ListSerializer):
+    """A page of events; which actors are residents is read in one query for the page
+    when the events were not loaded with it (cases.selectors.with_actor_standing)."""
+
+    def to_representation(self, data: Any) -> list[Any]:
+        events = list(data.all() if isinstance(data, models.manager.BaseManager) else data)
+        known = residents_known(self.context)
+        unknown = {
+            event.actor_id
+            for event in events
+            if event.actor_id is not None
+            and getattr(event, "actor_is_resident", None) is None
+            and event.actor_id not in known
+        }
+        if unknown:
+            residents = resident_ids(unknown)
+            known.update({pk: pk in residents for pk in unknown})
+        return super().to_representation(events)
+
+
 class CaseEventSerializer(serializers.ModelSerializer):
+    """One event of a case's history.
+
+    A resident's account that acted (reported, added themselves, rated) is
+    personal data: its id and username are never shown, its name only to
+    callers with `cases.view_reporter_contact` and masked to others, as the
+    case's reporter fields are. Staff actors are shown in full.
+    """
+
     case = serializers.CharField(source="case.number", read_only=True)
     action_label = serializers.CharField(source="get_action_display", read_only=True)
-    actor = BriefUserSerializer(read_only=True, allow_null=True)
+    actor = serializers.SerializerMethodField()
     attachments = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
         model = CaseEvent
+        list_serializer_class = CaseEventListSerializer
         fields = [
             "id",
             "case",
@@ -135,6 +182,22 @@ class CaseEventSerializer(serializers.ModelSerializer):
             "created_at",
             "attachments",
         ]
+
+    @extend_schema_field(CaseEventActorSerializer(allow_null=True))
+    def get_actor(self, event: CaseEvent) -> dict[str, Any] | None:
+        actor = event.actor
+        if actor is None:
+            return None
+        is_resident = getattr(event, "actor_is_resident", None)
+        if is_resident is None:
+            known = residents_known(self.context)
+            if actor.pk not in known:  # one event on its own
+                known[actor.pk] = bool(resident_ids([actor.pk]))
+            is_resident = known[actor.pk]
+        if not is_resident:
+            return dict(BriefUserSerializer(actor).data)
+        name = actor.name if shows_reporter_contact(self.context) else mask_name(actor.name)
+        return {"id": None, "username": None, "name": name or str(_("Reporter"))}
 
 
 class ExtensionRequestSerializer(serializers.ModelSerializer):
@@ -335,7 +398,8 @@ def category_field(**kwargs: Any) -> RestrictedSlugRelatedField:
 
 
 class CaseReportSerializer(serializers.Serializer):
-    """A new report. Staff sources (hotlines, patrol, walk-in…) need `cases.add_case`."""
+    """A new report. Staff sources (hotlines, patrol, walk-in…) and naming the
+    officer complained about need `cases.add_case`."""
 
     source = serializers.ChoiceField(choices=CaseSource.choices)
     description = serializers.CharField(max_length=2000)
@@ -351,7 +415,25 @@ class CaseReportSerializer(serializers.Serializer):
     reporter_name = serializers.CharField(max_length=64, required=False, allow_blank=True)
     reporter_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     is_anonymous = serializers.BooleanField(required=False, default=False)
+    subject_officer = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True, groups__name__in=OFFICER_ROLES).distinct(),
+        required=False,
+        allow_null=True,
+        help_text=_(
+            "Id of the officer whose conduct the report complains about: only supervisors "
+            "see such a case, never that officer. Needs `cases.add_case`."
+        ),
+    )
     photos = photo_list()
+
+    def validate_subject_officer(self, officer: Any) -> Any:
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        if officer is not None and not has_role_permission(user, Case, "report"):
+            raise serializers.ValidationError(
+                _("Only staff who take reports can name the officer complained about.")
+            )
+        return officer
 
 
 class NoteSerializer(VersionedActionSerializer):

@@ -58,6 +58,7 @@ from cases.models import (
     ReturnVisit,
     TwoWayRating,
 )
+from cases.selectors import with_actor_standing
 from chengguan import clock
 from chengguan.api import ErrorSerializer, RestrictedQuerysetMixin, RestrictedReadOnlyViewSet
 from chengguan.api_pagination import CappedPageNumberPagination
@@ -101,7 +102,10 @@ def with_history(cases: QuerySet[Case]) -> QuerySet[Case]:
     """What the case detail shows besides the case: events, photos, pending extension and parking."""
     return cases.select_related("subject_officer").prefetch_related(
         Prefetch(
-            "events", queryset=CaseEvent.objects.select_related("actor").prefetch_related("attachments")
+            "events",
+            queryset=with_actor_standing(
+                CaseEvent.objects.select_related("actor").prefetch_related("attachments")
+            ),
         ),
         "attachments",
         Prefetch(
@@ -273,7 +277,10 @@ class CaseViewSet(
 class CaseEventViewSet(RestrictedReadOnlyViewSet):
     """The append-only history of the cases in the caller's scope."""
 
-    queryset = CaseEvent.objects.select_related("case", "actor").prefetch_related("attachments")
+    # Which actors are residents comes in the same query (their names are masked, cases.api.serializers).
+    queryset = with_actor_standing(
+        CaseEvent.objects.select_related("case", "actor").prefetch_related("attachments")
+    )
     serializer_class = s.CaseEventSerializer
     filterset_class = CaseEventFilterSet
 

@@ -260,6 +260,9 @@ class DispatchForm(CaseActionForm):
         # The backup liaison (AB角) is offered even without access to the
         # community of their own: being dispatched the case gives them that.
         liaisons = liaisons_for_case(case) | _liaisons().filter(pk__in=list(roles))
+        if case.subject_officer_id is not None:
+            # A conduct complaint never goes to the officer it is about (cases.services.case_dispatch).
+            liaisons = liaisons.exclude(pk=case.subject_officer_id)
         assignee_field = cast(forms.ModelChoiceField, self.fields["assignee"])
         assignee_field.queryset = liaisons
         people = list(liaisons)

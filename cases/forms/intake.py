@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
@@ -19,11 +20,12 @@ from django.utils.translation import gettext_lazy as _
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
 from cases.choices import OPEN_STATUSES, CaseSource, RejectReason, Urgency
 from cases.models import Case, Category
-from cases.services import MAX_DESCRIPTION, MAX_NOTE, PHONE_RE
+from cases.services import MAX_DESCRIPTION, MAX_NOTE, OFFICER_ROLES, PHONE_RE
 from chengguan.permissions import restrict
 from communities.models import Community
 from communities.selectors import locate_point
 
+User = get_user_model()
 # Staff intake channels, most frequent first (the first is the default).
 INTAKE_SOURCES: list[CaseSource] = [
     CaseSource.HOTLINE_12345,
@@ -65,6 +67,32 @@ def intake_communities(user: Any) -> QuerySet[Community]:
         .defer("boundary", "street__boundary")
     )
     return restrict(queryset, user).order_by("street__code", "code")
+
+
+def conduct_subjects() -> QuerySet[Any]:
+    """The officers a complaint about conduct may name (cases.services.OFFICER_ROLES)."""
+    return (
+        User.objects.filter(is_active=True, groups__name__in=OFFICER_ROLES)
+        .distinct()
+        .order_by("name", "username")
+    )
+
+
+class OfficerChoiceField(forms.ModelChoiceField):
+    """The officer a report complains about; empty for a report about a problem in the street."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", _("Officer complained about"))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("empty_label", _("None: not a complaint about an officer"))
+        kwargs.setdefault(
+            "help_text",
+            _("A complaint about an officer's conduct goes to supervisors only; the officer never sees it."),
+        )
+        super().__init__(queryset=User.objects.none(), **kwargs)
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.display_name)
 
 
 class CommunityChoiceField(forms.ModelChoiceField):
@@ -227,6 +255,7 @@ class IntakeForm(forms.Form):
         max_value=180,
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
+    subject_officer = OfficerChoiceField()
     photos = MultiplePhotoField(
         label=_("Photos"),
         help_text=_("JPEG, PNG or WebP, up to 6."),
@@ -250,6 +279,7 @@ class IntakeForm(forms.Form):
         self.fields["category"].categories = self.categories  # type: ignore[attr-defined]
         communities = intake_communities(user)
         self.fields["community"].queryset = communities  # type: ignore[attr-defined]
+        self.fields["subject_officer"].queryset = conduct_subjects()  # type: ignore[attr-defined]
         self.master_case: Case | None = None
 
     def clean_idempotency_key(self) -> str:
@@ -315,6 +345,7 @@ class IntakeForm(forms.Form):
             "lat": data["lat"],
             "lng": data["lng"],
             "description": data["description"],
+            "subject_officer": data["subject_officer"],
             "photos": data["photos"],
             "idempotency_key": data["idempotency_key"],
         }
@@ -380,12 +411,15 @@ class RegisterForm(CaseActionForm):
     category = CategoryField(label=_("Category"))
     urgency = forms.ChoiceField(label=_("Urgency"), required=False, choices=Urgency.choices)
     community = CommunityChoiceField(label=_("Community"), required=False, queryset=Community.objects.none())
+    # Empty leaves the case as it is: a report is marked, never unmarked, here.
+    subject_officer = OfficerChoiceField()
     note = forms.CharField(label=_("Note"), required=False, max_length=MAX_NOTE)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["category"].categories = intake_categories()  # type: ignore[attr-defined]
         self.fields["community"].queryset = intake_communities(user)  # type: ignore[attr-defined]
+        self.fields["subject_officer"].queryset = conduct_subjects()  # type: ignore[attr-defined]
 
     def corrections(self, case: Case) -> dict[str, Any]:
         """Only what differs from the case: an unchanged value is not a correction."""
@@ -397,6 +431,9 @@ class RegisterForm(CaseActionForm):
             changes["urgency"] = data["urgency"]
         if data["community"] is not None and data["community"].pk != case.community_id:
             changes["community"] = data["community"]
+        officer = data["subject_officer"]
+        if officer is not None and officer.pk != case.subject_officer_id:
+            changes["subject_officer"] = officer
         return changes
 
 

@@ -21,8 +21,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases.actions import ACTIONS, DeskAction, dispatch_many, perform
+from cases.choices import CaseStatus
+from cases.context_processors import desk as desk_context
 from cases.forms.desk import BulkDispatchForm
 from cases.models import Case
+from cases.selectors import cases_for
+from cases.views.intake import OPERATOR_PERMISSION
 from cases.views.lists import list_tools
 from cases.views.staff import case_detail_queryset, render_case_detail
 from cases.worklists import WORKLISTS, annotate_deadlines
@@ -45,7 +49,15 @@ def _safe_next(request: HttpRequest, default: str) -> str:
 
 @login_required
 def desk_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "cases/desk/home.html")
+    context: dict[str, object] = {}
+    nav = desk_context(request).get("desk_nav")
+    if nav is not None and not nav.worklists and request.user.has_perm(OPERATOR_PERMISSION):
+        # An operator's work is the intake inbox, which is no worklist: say what waits there
+        # (one count, only for a desk with no worklist to show).
+        context["inbox_waiting"] = (
+            cases_for(request.user, "register").filter(status=CaseStatus.REPORTED).order_by().count()
+        )
+    return render(request, "cases/desk/home.html", context)
 
 
 @login_required

@@ -51,6 +51,7 @@ from cases.forms.intake import (
     RegisterForm,
     RejectForm,
     category_label,
+    conduct_subjects,
     first_error,
     intake_categories,
     intake_communities,
@@ -223,6 +224,8 @@ def _page_context(request: HtmxHttpRequest) -> dict[str, Any]:
         "categories": SimpleLazyObject(lambda: list(intake_categories())),
         "unsure_label": UNSURE,
         "communities": SimpleLazyObject(lambda: list(intake_communities(user))),
+        # The officers a report may complain about ("Correct first").
+        "officers": SimpleLazyObject(lambda: list(conduct_subjects())),
         "urgencies": Urgency.choices,
         "reject_reasons": RejectReason.choices,
         # Asked once, not per item.
@@ -362,6 +365,8 @@ def desk(request: HtmxHttpRequest) -> HttpResponse:
                     form.add_error(field if field in form.fields else None, str(error.message))
                 else:
                     request.session[SESSION_SOURCE] = form.cleaned_data["source"]
+                    if case.subject_officer_id is not None and not can(user, "view", case):
+                        return _passed_to_supervisors(request, case)
                     _follow_up(request, case, form)
                     return redirect(f"{reverse('intake:desk')}?filed={case.number}")
         hints = _hints_context(user, DuplicateQueryForm(request.POST, user=user))
@@ -392,6 +397,24 @@ def desk(request: HtmxHttpRequest) -> HttpResponse:
             **_inbox_context(request),
         },
     )
+
+
+def _passed_to_supervisors(request: HtmxHttpRequest, case: Case) -> HttpResponse:
+    """A complaint about an officer's conduct, filed by someone who may not see one.
+
+    It goes to the supervisors, who register and dispatch it; the operator
+    neither sees it nor registers or merges it, but still gives the caller
+    the tracking code.
+    """
+    messages.success(
+        request,
+        _(
+            "Report %(number)s is a complaint about an officer's conduct: it was passed to the "
+            "supervisors. Tracking code for the caller: %(code)s"
+        )
+        % {"number": case.number, "code": case.tracking_code},
+    )
+    return redirect("intake:desk")
 
 
 def _follow_up(request: HtmxHttpRequest, case: Case, form: IntakeForm) -> None:

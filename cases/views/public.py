@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cases import abuse, receipts, services
 from cases.attachments import MAX_PHOTOS_PER_UPLOAD
-from cases.choices import AttachmentKind, CaseAction, CaseStatus, RejectReason
+from cases.choices import OPEN_STATUSES, AttachmentKind, CaseAction, CaseStatus, RejectReason
 from cases.deadlines import stage_limit
 from cases.forms.public import (
     CoReportForm,
@@ -39,7 +39,7 @@ from cases.forms.public import (
     read_prefill,
 )
 from cases.models import Case, CaseEvent, CaseFeedback
-from cases.selectors import case_for_tracking, case_timeline, open_cases_near
+from cases.selectors import case_for_tracking, case_timeline, open_cases_near, tracking_master
 from chengguan.errors import DomainError
 from chengguan.masking import mask_phone
 from chengguan.worktime import get_calendar
@@ -440,22 +440,36 @@ def _tracking_context(
     if may_rate and rating_form is None:
         rating_form = RatingForm(needs_phone=not _may_rate_without_phone(request, case))
     liaison = current_liaison(case.community) if case.community_id and case.community else None
-    status = CaseStatus(case.status)
+    # A merged report is handled in its master: the page shows the master's status,
+    # and its result once closed, as the master's own page shows them to the public.
+    master = tracking_master(case) if case.merged_into_id else None
+    status = CaseStatus(master.status if master else case.status)
+    after_photos = [p for p in photos if p.kind == AttachmentKind.AFTER]
+    result = case.result
+    if master:
+        closed = status == CaseStatus.CLOSED
+        result = master.result if closed else ""
+        after_photos = (
+            list(master.attachments.filter(is_hidden=False, kind=AttachmentKind.AFTER)) if closed else []
+        )
     return {
         "case": case,
+        "status": status,
         "status_text": STATUS_FOR_RESIDENTS[status],
         "status_label": SHORT_STATUS_FOR_RESIDENTS[status],
         "steps": _progress(status),
         "show_steps": status not in (CaseStatus.REJECTED, CaseStatus.PARKED),
         "events": _event_rows(case),
         "before_photos": [p for p in photos if p.kind == AttachmentKind.BEFORE],
-        "after_photos": [p for p in photos if p.kind == AttachmentKind.AFTER],
+        "after_photos": after_photos,
         "liaison": liaison,
         "feedback": feedback,
         "rating_form": rating_form if may_rate else None,
-        "master": case.merged_into if case.merged_into_id else None,
+        "master": master,
+        "master_open": master is not None and status in OPEN_STATUSES,
         "deadline": case.deadline if case.is_open else None,
-        "show_result": bool(case.result) and status in (CaseStatus.RESOLVED, CaseStatus.CLOSED),
+        "result": result,
+        "show_result": bool(result) and status in (CaseStatus.RESOLVED, CaseStatus.CLOSED),
     }
 
 

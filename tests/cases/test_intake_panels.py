@@ -294,9 +294,10 @@ def test_panels_need_get(client, operator, community):
     assert Case.objects.get(pk=case.pk).status == CaseStatus.REPORTED
 
 
-@pytest.mark.parametrize("name", ["register_form", "reject_form"])
+# The correction panel lists the officers a report may complain about: one query more.
+@pytest.mark.parametrize(("name", "most"), [("register_form", 8), ("reject_form", 7)])
 def test_a_panel_costs_the_same_few_queries_whatever_the_inbox_holds(
-    client, operator, community, django_assert_max_num_queries, name
+    client, operator, community, django_assert_max_num_queries, name, most
 ):
     for _ in range(10):
         CaseFactory(community=community)
@@ -304,7 +305,7 @@ def test_a_panel_costs_the_same_few_queries_whatever_the_inbox_holds(
     client.force_login(operator)
     client.get(url(name, case), **HTMX)
 
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(most):
         client.get(url(name, case), **HTMX)
 
 

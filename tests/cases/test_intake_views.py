@@ -642,7 +642,8 @@ def test_desk_query_count_does_not_grow_with_the_reports(
         CaseFactory(community=community, reporter_phone="13900001234")
     client.force_login(operator)
 
-    with django_assert_max_num_queries(12):
+    # (one of them the officers a report may complain about, for the form's list)
+    with django_assert_max_num_queries(13):
         client.get(DESK)
 
 
