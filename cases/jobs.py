@@ -136,6 +136,7 @@ class _Escalated(NamedTuple):
     assignee_id: int | None
     handling_unit_id: int | None
     event_id: int
+    subject_officer_id: int | None
 
 
 def escalate_overdue(*, batch_size: int = BATCH_SIZE) -> int:
@@ -185,6 +186,8 @@ def _escalate_batch(ids: list[int], *, now: datetime, recipients: _Recipients) -
             recipients.overseeing(row.district_id)
             + recipients.handlers(row.assignee_id, row.handling_unit_id)
         )
+        # The officer a conduct complaint is about never hears of it (as in notify_for_event).
+        if pk != row.subject_officer_id
     ]
     notify_many(drafts)
     audit(
@@ -224,9 +227,10 @@ def _escalate_rows_in_sql(ids: list[int], *, now: datetime, note: str) -> list[_
         "escalated_at = %s, escalated_deadline = c.deadline, version = c.version + 1, updated_at = %s "
         "FROM locked WHERE c.id = locked.id "
         "RETURNING c.id, c.number, c.deadline, c.escalation_level, c.district_id, c.assignee_id, "
-        "c.handling_unit_id), "
+        "c.handling_unit_id, c.subject_officer_id), "
         f"created AS ({insert_events}) "
-        "SELECT e.id, e.number, e.district_id, e.assignee_id, e.handling_unit_id, created.id "
+        "SELECT e.id, e.number, e.district_id, e.assignee_id, e.handling_unit_id, created.id, "
+        "e.subject_officer_id "
         "FROM escalated AS e JOIN created ON created.case_id = e.id ORDER BY e.id"
     )
     with connection.cursor() as cursor:
@@ -241,7 +245,14 @@ def _escalate_rows(ids: list[int], *, now: datetime, note: str) -> list[_Escalat
         Case.objects.select_for_update(skip_locked=True)
         .filter(guard, pk__in=ids)
         .only(
-            "pk", "number", "deadline", "escalation_level", "district_id", "assignee_id", "handling_unit_id"
+            "pk",
+            "number",
+            "deadline",
+            "escalation_level",
+            "district_id",
+            "assignee_id",
+            "handling_unit_id",
+            "subject_officer_id",
         )
         .order_by("pk")
     )
@@ -270,7 +281,15 @@ def _escalate_rows(ids: list[int], *, now: datetime, note: str) -> list[_Escalat
         unsaved.append(events.escalated_unsaved(case, actor=None, note=note, automatic=True))
     created = CaseEvent.objects.bulk_create(unsaved)
     return [
-        _Escalated(case.pk, case.number, case.district_id, case.assignee_id, case.handling_unit_id, event.pk)
+        _Escalated(
+            case.pk,
+            case.number,
+            case.district_id,
+            case.assignee_id,
+            case.handling_unit_id,
+            event.pk,
+            case.subject_officer_id,
+        )
         for case, event in zip(locked, created, strict=True)
     ]
 
@@ -311,7 +330,7 @@ def _remind_batch(ids: list[int], *, now: datetime, horizon: datetime, recipient
     locked = list(
         Case.objects.select_for_update(skip_locked=True)
         .filter(guard, pk__in=ids)
-        .only("pk", "number", "deadline", "assignee_id", "handling_unit_id")
+        .only("pk", "number", "deadline", "assignee_id", "handling_unit_id", "subject_officer_id")
         .order_by("pk")
     )
     if not locked:
@@ -331,6 +350,8 @@ def _remind_batch(ids: list[int], *, now: datetime, horizon: datetime, recipient
         assert case.deadline is not None
         due = timezone.localtime(case.deadline)
         for pk in recipients.handlers(case.assignee_id, case.handling_unit_id):
+            if pk == case.subject_officer_id:
+                continue  # the officer a conduct complaint is about never hears of it
             drafts.append(
                 Draft(
                     recipient_id=pk,
@@ -451,7 +472,7 @@ def schedule_return_visits(*, batch_size: int = 500) -> int:
         if visit is None:
             continue
         scheduled += 1
-        if visit.liaison_id:
+        if visit.liaison_id and visit.liaison_id != case.subject_officer_id:
             notify(
                 recipients=[visit.liaison],
                 key=f"visit:{visit.pk}:scheduled",
@@ -472,6 +493,8 @@ def remind_return_visits() -> int:
     ).select_related("case", "liaison")
     sent = 0
     for visit in visits:
+        if visit.liaison_id == visit.case.subject_officer_id:
+            continue  # the officer a conduct complaint is about never hears of it
         sent += notify(
             recipients=[visit.liaison],
             key=f"visit:{visit.pk}:due:{now.date()}",

@@ -15,13 +15,12 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from chengguan.admin import ReadOnlyAdminMixin
-from chengguan.audit import audit
 from chengguan.errors import DomainError
 from chengguan.permissions import can, restrict
 from communities.models import Community
 from liaisons.choices import PatrolFrequency
 from liaisons.models import CoverPeriod, LiaisonAssignment, PatrolPlan
-from liaisons.services import cover_cancel, cover_change, cover_check, cover_create
+from liaisons.services import cover_cancel, cover_change, cover_check, cover_create, patrol_plan_save
 
 
 class CurrentFilter(admin.SimpleListFilter):
@@ -233,14 +232,6 @@ class PatrolPlanAdmin(admin.ModelAdmin):
         return obj.community.street.district
 
     def save_model(self, request: HttpRequest, obj: PatrolPlan, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit(
-            actor=request.user,  # type: ignore[arg-type]  # the admin is signed in
-            action="patrol_plan.changed" if change else "patrol_plan.created",
-            target=obj,
-            frequency=obj.frequency,
-            times_per_month=obj.times_per_month,
-            preferred_weekday=obj.preferred_weekday,
-            is_active=obj.is_active,
-            changed=sorted(form.changed_data),
-        )
+        # The service saves, withdraws the patrols a deactivated or rescheduled plan no
+        # longer expects, and audits, in the admin's transaction.
+        patrol_plan_save(plan=obj, actor=request.user, changed=form.changed_data)

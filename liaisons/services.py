@@ -196,6 +196,53 @@ def patrol_plan_schedule(*, plan: PatrolPlan, start: date, days: int = 14) -> in
     return len(rows)
 
 
+# The plan's fields that decide which patrols it schedules.
+PLAN_SCHEDULE_FIELDS = frozenset(
+    {"community", "frequency", "times_per_month", "preferred_weekday", "is_active"}
+)
+
+
+@transaction.atomic
+def patrol_plan_save(*, plan: PatrolPlan, actor: Any, changed: Sequence[str] = ()) -> PatrolPlan:
+    """Create or change a patrol plan (巡查计划), keeping its scheduled patrols in step.
+
+    Preconditions: the caller checked the actor may plan patrols in the
+    plan's community (the admin form does, through the gate); `changed` names
+    the fields this edit changed. Side effects, in one transaction: the plan
+    saved; when it is inactive or its schedule changed, its patrols still due
+    whose window has not ended are withdrawn (deleted: they were never
+    missed, so neither reminders nor the missed-patrol sweep should see
+    them; done and missed ones stay, as the completion rate's history); an
+    active plan whose schedule is new or changed is scheduled afresh at
+    once (the daily job would otherwise leave a gap until it runs); one
+    audit entry.
+    """
+    created = plan.pk is None
+    plan.full_clean()
+    plan.save()
+    reschedule = created or bool(PLAN_SCHEDULE_FIELDS.intersection(changed))
+    today = timezone.localtime(clock.now()).date()
+    withdrawn = 0
+    if not created and (reschedule or not plan.is_active):
+        withdrawn, _deleted = ScheduledPatrol.objects.filter(
+            plan=plan, status=ScheduledPatrolStatus.DUE, patrol__isnull=True, window_end__gte=today
+        ).delete()
+    scheduled = patrol_plan_schedule(plan=plan, start=today) if reschedule else 0
+    audit(
+        actor=actor,
+        action="patrol_plan.created" if created else "patrol_plan.changed",
+        target=plan,
+        frequency=plan.frequency,
+        times_per_month=plan.times_per_month,
+        preferred_weekday=plan.preferred_weekday,
+        is_active=plan.is_active,
+        changed=sorted(changed),
+        withdrawn=withdrawn,
+        scheduled=scheduled,
+    )
+    return plan
+
+
 @dataclass(frozen=True)
 class FindingInput:
     description: str

@@ -11,15 +11,16 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from cases import services
+from cases import jobs, services
 from cases.choices import CaseAction, CaseSource, CaseStatus
 from cases.forms.desk import DispatchForm
 from cases.models import Case, CaseEvent
+from chengguan.clock import frozen_at
 from chengguan.errors import ActionNotPermitted, InvalidInput
-from chengguan.models import Notification
+from chengguan.models import Notification, NotificationKind
 from chengguan.roles import Role
 from tests.api import as_user, assert_error
-from tests.factories import CaseFactory, UserFactory, leaf_category, staff
+from tests.factories import CaseFactory, UserFactory, aware, leaf_category, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -339,3 +340,48 @@ def test_the_officer_hears_nothing_of_the_complaint(
     assert Notification.objects.filter(recipient=other_supervisor).count() == 1
     assert not Notification.objects.filter(recipient=member).exists()
     assert not Notification.objects.filter(recipient=complained_supervisor).exists()
+
+
+def test_the_officer_hears_nothing_of_an_overdue_complaint(community, district, unit):
+    # Given two overdue complaints dispatched to a unit: one about a member of the unit,
+    # one about a supervisor of the district
+    member, other_member = staff(Role.HANDLING_UNIT, scope=unit), staff(Role.HANDLING_UNIT, scope=unit)
+    complained_supervisor = staff(Role.SUPERVISOR, scope=district)
+    other_supervisor = staff(Role.SUPERVISOR, scope=district)
+    deadline = aware(2026, 3, 3, 10)
+    about_member, about_supervisor = (
+        CaseFactory(
+            community=community,
+            status=CaseStatus.DISPATCHED,
+            handling_unit=unit,
+            deadline=deadline,
+            subject_officer=officer,
+        )
+        for officer in (member, complained_supervisor)
+    )
+
+    # When the deadline reminder runs before the deadline and the escalation job after it
+    with frozen_at(aware(2026, 3, 3, 9)):
+        assert jobs.remind_deadlines() == 2
+    with frozen_at(aware(2026, 3, 3, 11)):
+        assert jobs.escalate_overdue() == 2
+
+    # Then everyone else is told of both, the officers complained about of neither
+    def told(user):  # type: ignore[no-untyped-def]
+        return set(Notification.objects.filter(recipient=user).values_list("kind", "url"))
+
+    cases = {about_member, about_supervisor}
+    assert told(other_member) == {
+        (kind, f"/cases/{case.number}/")
+        for case in cases
+        for kind in (NotificationKind.DEADLINE, NotificationKind.CASE_ESCALATED)
+    }
+    assert told(other_supervisor) == {(NotificationKind.CASE_ESCALATED, f"/cases/{c.number}/") for c in cases}
+    # (the member is told of the complaint about the supervisor, not of the one about them)
+    assert told(member) == {
+        (NotificationKind.DEADLINE, f"/cases/{about_supervisor.number}/"),
+        (NotificationKind.CASE_ESCALATED, f"/cases/{about_supervisor.number}/"),
+    }
+    assert told(complained_supervisor) == {
+        (NotificationKind.CASE_ESCALATED, f"/cases/{about_member.number}/")
+    }

@@ -1,14 +1,19 @@
 """Patrol plans (巡查计划) in the admin: the admin role sets them up, in its scope, audited;
 other roles are refused; plans are made inactive, not deleted."""
 
+from datetime import date
+
 import pytest
 from django.urls import reverse
 
-from chengguan.models import AuditEntry
+from chengguan.clock import frozen_at
+from chengguan.models import AuditEntry, Notification
 from chengguan.roles import Role
-from liaisons.choices import PatrolFrequency, Weekday
-from liaisons.models import PatrolPlan
-from tests.factories import CommunityFactory, DistrictFactory, StreetFactory, staff
+from liaisons import jobs
+from liaisons.choices import PatrolFrequency, ScheduledPatrolStatus, Weekday
+from liaisons.models import PatrolPlan, ScheduledPatrol
+from liaisons.services import liaison_assign
+from tests.factories import CommunityFactory, DistrictFactory, StreetFactory, aware, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +181,81 @@ def test_plans_are_refused_outside_the_planner_s_scope(client, community, far_co
     # And one in their district is saved
     assert client.post(reverse(ADD), plan_data(community)).status_code == 302
     assert PatrolPlan.objects.get().community == community
+
+
+# --- the plan's scheduled patrols follow it ------------------------------------------------
+
+
+def slots_of(plan):  # type: ignore[no-untyped-def]
+    return [
+        (slot.due_date.isoformat(), slot.status)
+        for slot in ScheduledPatrol.objects.filter(plan=plan).order_by("due_date", "slot")
+    ]
+
+
+def change(client, plan, **overrides):  # type: ignore[no-untyped-def]
+    data = plan_data(plan.community, frequency=plan.frequency, preferred_weekday=plan.preferred_weekday)
+    del data["community"]  # fixed once saved
+    data.update(overrides)
+    return client.post(reverse("admin:liaisons_patrolplan_change", args=[plan.pk]), data)
+
+
+def test_deactivating_a_plan_withdraws_its_patrols_still_to_come(client, community):
+    # Given a daily plan scheduled from Tuesday 2026-12-01, its responsible liaison,
+    # Tuesday's patrol done and Wednesday's not (not yet flagged as missed)
+    admin_user = signed_in(client, Role.ADMIN)
+    liaison = staff(Role.LIAISON, scope=community)
+    liaison_assign(community=community, liaison=liaison, actor=admin_user)
+    plan = PatrolPlan.objects.create(community=community, frequency=PatrolFrequency.DAILY)
+    with frozen_at(aware(2026, 12, 1, 1)):
+        jobs.schedule_patrols(days=7)
+    ScheduledPatrol.objects.filter(plan=plan, due_date=date(2026, 12, 1)).update(
+        status=ScheduledPatrolStatus.DONE
+    )
+
+    # When the admin makes it inactive on Thursday morning, and the patrol jobs run that day
+    with frozen_at(aware(2026, 12, 3, 8)):
+        response = change(client, plan, is_active="")
+        reminded = jobs.remind_patrols()
+        flagged = jobs.flag_missed_patrols()
+
+    # Then the patrols from Thursday on are gone, the past ones kept as history
+    assert response.status_code == 302
+    assert slots_of(plan) == [("2026-12-01", "done"), ("2026-12-02", "missed")]
+    # and nobody is reminded of Thursday's patrol; only Wednesday's is flagged as missed
+    assert (reminded, flagged) == (0, 1)
+    wednesday = ScheduledPatrol.objects.get(plan=plan, due_date=date(2026, 12, 2))
+    told = Notification.objects.filter(recipient=liaison).values_list("key", flat=True)
+    assert list(told) == [f"patrol:{wednesday.pk}:missed"]
+    entry = AuditEntry.objects.get(action="patrol_plan.changed")
+    assert (entry.data["changed"], entry.data["withdrawn"]) == (["is_active"], 5)
+
+
+def test_changing_the_weekday_moves_the_patrols_still_to_come(client, community):
+    # Given a weekly plan due on Wednesdays, scheduled for two weeks from Monday 2026-11-30
+    signed_in(client, Role.ADMIN)
+    plan = PatrolPlan.objects.create(
+        community=community, frequency=PatrolFrequency.WEEKLY, preferred_weekday=Weekday.WEDNESDAY
+    )
+    with frozen_at(aware(2026, 11, 30, 1)):
+        jobs.schedule_patrols(days=14)
+    assert slots_of(plan) == [("2026-12-02", "due"), ("2026-12-09", "due")]
+
+    # When the admin moves it to Fridays on Tuesday
+    with frozen_at(aware(2026, 12, 1, 9)):
+        change(client, plan, preferred_weekday=Weekday.FRIDAY)
+
+    # Then the Wednesday patrols are replaced at once by Friday ones, as far ahead as the daily job plans
+    assert slots_of(plan) == [("2026-12-04", "due"), ("2026-12-11", "due"), ("2026-12-18", "due")]
+    entry = AuditEntry.objects.get(action="patrol_plan.changed")
+    assert (entry.data["withdrawn"], entry.data["scheduled"]) == (2, 3)
+
+
+def test_changing_only_the_notes_leaves_the_patrols_alone(client, community):
+    signed_in(client, Role.ADMIN)
+    plan = PatrolPlan.objects.create(community=community, frequency=PatrolFrequency.WEEKLY)
+    with frozen_at(aware(2026, 11, 30, 1)):
+        jobs.schedule_patrols(days=14)
+        before = list(ScheduledPatrol.objects.filter(plan=plan).values_list("pk", flat=True))
+        change(client, plan, notes="沿街商铺重点巡查")
+    assert list(ScheduledPatrol.objects.filter(plan=plan).values_list("pk", flat=True)) == before
