@@ -11,9 +11,12 @@ from cases.models import Case, CaseEvent
 from chengguan.models import User
 from chengguan.roles import Role
 from communities.geometry import covers
-from communities.models import Community, District, GridCell
-from liaisons.choices import AssignmentRole
-from liaisons.models import LiaisonAssignment
+from communities.models import Community, District, EnforcementDisclosure, Facility, GridCell
+from communities.selectors import locate_point
+from inspections.choices import NoticeStatus
+from inspections.models import Agreement, Inspection, RectificationNotice, ResponsibilityUnit
+from liaisons.choices import AssignmentRole, PatrolFrequency, ScheduledPatrolStatus
+from liaisons.models import LiaisonAssignment, PatrolLog, PatrolPlan, ScheduledPatrol
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +37,8 @@ def test_seed_demo_builds_a_complete_demo(seeded):
     assert_geography()
     assert_every_role_has_a_user_who_can_sign_in()
     assert_each_community_has_one_responsible_liaison_with_access()
+    assert_each_community_has_field_work()
+    assert_facilities_and_disclosure()
     assert "Demo@2026" in seeded
     for username in (
         "admin",
@@ -110,17 +115,77 @@ def assert_each_community_has_one_responsible_liaison_with_access():
         assert assignment.liaison.has_perm("communities.work_in_community", community)
 
 
+def assert_each_community_has_field_work():
+    today = timezone.localdate()
+    for community in Community.objects.all():
+        # an active weekly patrol plan, whose past weeks were patrolled or flagged missed
+        plan = PatrolPlan.objects.get(community=community)
+        assert plan.is_active and plan.frequency == PatrolFrequency.WEEKLY
+        past = ScheduledPatrol.objects.filter(plan=plan, window_end__lt=today)
+        assert past.count() >= 5
+        assert not past.filter(status=ScheduledPatrolStatus.DUE).exists()
+        assert past.filter(status=ScheduledPatrolStatus.DONE, patrol__isnull=False).exists()
+        assert ScheduledPatrol.objects.filter(plan=plan, window_end__gte=today).exists()
+        logs = PatrolLog.objects.filter(community=community)
+        assert logs.exists()
+        assert all(log.liaison.groups.filter(name=Role.LIAISON).exists() for log in logs)
+        assert all(log.ended_at < timezone.now() for log in logs)
+        # two or three shops, each under a current agreement and inspected once
+        shops = ResponsibilityUnit.objects.filter(community=community)
+        assert 2 <= shops.count() <= 3
+        for shop in shops:
+            assert Agreement.objects.filter(unit=shop, starts_on__lte=today, ends_on__gte=today).count() == 1
+            assert Inspection.objects.filter(unit=shop).count() == 1
+        # the latest inspection failed: its rectification notice is running
+        failed = Inspection.objects.filter(unit__community=community, passed=False)
+        assert failed.count() == 1
+        notice = RectificationNotice.objects.get(inspection=failed.get())
+        assert notice.status == NoticeStatus.ISSUED
+        assert notice.deadline > timezone.now()
+        assert notice.failed_items.count() == 1
+
+
+def assert_facilities_and_disclosure():
+    for community in Community.objects.all():
+        facilities = Facility.objects.filter(community=community, is_active=True)
+        assert 1 <= facilities.count() <= 2
+        for facility in facilities:
+            place = locate_point(facility.lat, facility.lng)
+            assert place.community == community
+            assert facility.grid_cell == place.grid_cell
+            assert facility.code.startswith(community.code)
+    disclosure = EnforcementDisclosure.objects.get()
+    assert disclosure.is_published and disclosure.matter_lines and disclosure.officers
+
+
+def _counts():
+    return tuple(
+        model.objects.count()
+        for model in (
+            District,
+            User,
+            Case,
+            CaseEvent,
+            Facility,
+            EnforcementDisclosure,
+            PatrolPlan,
+            ScheduledPatrol,
+            PatrolLog,
+            ResponsibilityUnit,
+            Agreement,
+            Inspection,
+            RectificationNotice,
+        )
+    )
+
+
 def test_if_empty_does_nothing_the_second_time(seeded):
-    counts = (District.objects.count(), User.objects.count(), Case.objects.count(), CaseEvent.objects.count())
+    counts = _counts()
+    assert all(counts)
     out = io.StringIO()
     call_command("seed_demo", "--if-empty", "--cases", "60", stdout=out)
     assert "did nothing" in out.getvalue()
-    assert (
-        District.objects.count(),
-        User.objects.count(),
-        Case.objects.count(),
-        CaseEvent.objects.count(),
-    ) == counts
+    assert _counts() == counts
     # Without --if-empty a second run refuses rather than mixing two demos.
     with pytest.raises(CommandError):
         call_command("seed_demo", "--cases", "5", stdout=io.StringIO())

@@ -1,5 +1,8 @@
 """Demo data: one district with streets, communities, grid cells, handling units,
-staff in every role, liaisons posted to every community, and a few hundred cases.
+staff in every role, liaisons posted to every community, and a few hundred cases;
+then per community its facilities (QR service codes), a weekly patrol plan with
+the patrols of the past weeks, and 门前三包 shops with agreements and inspections,
+plus the district's enforcement disclosure.
 
     manage.py seed_demo [--if-empty] [--cases 520] [--seed 42]
 
@@ -21,7 +24,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.contrib.auth.hashers import make_password
@@ -42,12 +45,20 @@ from chengguan.roles import Role
 from chengguan.services import user_create_staff, user_set_scope
 from chengguan.worktime import WorkCalendar, get_calendar
 from communities.choices import UnitKind
-from communities.models import Community, District, GridCell, HandlingUnit, Street
-from liaisons.choices import AssignmentRole
-from liaisons.services import liaison_assign
+from communities.models import Community, District, EnforcementDisclosure, GridCell, HandlingUnit, Street
+from communities.services import facility_save
+from inspections.choices import ChecklistGroup
+from inspections.models import Agreement, ChecklistItem
+from inspections.services import ItemOutcome, inspection_record, responsibility_unit_create
+from liaisons import jobs as liaison_jobs
+from liaisons.choices import AssignmentRole, PatrolFrequency
+from liaisons.models import PatrolPlan
+from liaisons.services import FindingInput, liaison_assign, patrol_log, patrol_plan_save, patrol_plan_schedule
 
 DEMO_PASSWORD = "Demo@2026"
 HISTORY_DAYS = 90
+# Weeks of patrols before this one under each community's weekly patrol plan.
+PATROL_WEEKS = 5
 
 ROLE_LABELS = {
     Role.ADMIN: "系统管理员",
@@ -294,6 +305,7 @@ class DemoSeeder:
         with clock.frozen_at(self.now):
             escalated = services.escalate_overdue()
         self.write(f"Replayed {len(plans)} cases; {escalated} overdue case(s) escalated automatically.")
+        self._build_field_work()
 
     def _save(self, obj: Any, boundary: dict[str, Any] | None = None) -> Any:
         if boundary is not None:
@@ -464,6 +476,182 @@ class DemoSeeder:
             staff.residents.append(self._user(f"resident{number}", "resident", "（无，市民账号）"))
         return staff
 
+    # --- field work: facilities, disclosure, patrols, 门前三包 shops -----------
+
+    def _build_field_work(self) -> None:
+        """What liaisons and the admin keep besides cases, through the same services."""
+        with clock.frozen_at(self.history_start - timedelta(days=30)):
+            self._save(
+                EnforcementDisclosure(
+                    district=self.district,
+                    complaint_phone=self.district.complaint_phone,
+                    officers=[
+                        {"name": self._person_name(), "badge": f"ZF-{self.district.code}-{number:03d}"}
+                        for number in range(1, 5)
+                    ],
+                    **data.DISCLOSURE,
+                )
+            )
+            facilities = sum(self._build_facilities(community) for community in self.communities)
+        patrols = sum(self._build_patrols(community) for community in self.communities)
+        with clock.frozen_at(self.now):
+            # The nightly job would have flagged the weeks nobody patrolled.
+            missed = liaison_jobs.flag_missed_patrols()
+        items = list(ChecklistItem.objects.filter(is_active=True).order_by("sort_order"))
+        shops = sum(self._build_shops(community, items) for community in self.communities)
+        self.write(
+            f"Field work: {facilities} facilities, {patrols} patrols logged ({missed} missed), "
+            f"{shops} shops with agreements and inspections."
+        )
+
+    def _build_facilities(self, community: Community) -> int:
+        """One or two facilities with QR service codes (城市服务码) on the community's roads."""
+        rng = self.rng
+        roads = self.places[community.pk][0]
+        kinds = rng.sample(sorted(data.FACILITIES), rng.randint(1, 2))
+        for number, kind in enumerate(kinds, start=1):
+            name, prefix = data.FACILITIES[kind]
+            road, house = rng.choice(roads), rng.randint(1, 260)
+            lat, lng = self._point_in(rng.choice(self.grid_cells[community.pk]))
+            facility_save(
+                code=f"{community.code}-{prefix}{number:02d}",
+                name=f"{road}{name}{number}号",
+                kind=kind,
+                lat=round(lat, 6),
+                lng=round(lng, 6),
+                address=f"{road}{house}号旁",
+                community=community,
+                actor=self.staff.admin,
+            )
+        return len(kinds)
+
+    def _at(self, day: date, hour: float) -> datetime:
+        """A local moment of `day`, `hour` hours after midnight."""
+        midnight = timezone.make_aware(datetime.combine(day, time.min))
+        return midnight + timedelta(minutes=round(hour * 60))
+
+    def _build_patrols(self, community: Community) -> int:
+        """A weekly plan started PATROL_WEEKS weeks ago, and the patrols logged since."""
+        rng, today = self.rng, timezone.localtime(self.now).date()
+        liaison = self.staff.liaison[community.pk]
+        first_monday = today - timedelta(days=today.weekday() + 7 * PATROL_WEEKS)
+        weekday = rng.randint(0, 4)
+        with clock.frozen_at(self._at(first_monday, 8.5)):
+            plan = patrol_plan_save(
+                plan=PatrolPlan(
+                    community=community,
+                    frequency=PatrolFrequency.WEEKLY,
+                    preferred_weekday=weekday,
+                    notes=rng.choice(data.PATROL_PLAN_NOTES),
+                ),
+                actor=self.staff.admin,
+            )
+        # The daily job has kept scheduling since (liaisons.jobs.schedule_patrols).
+        patrol_plan_schedule(plan=plan, start=first_monday, days=(today - first_monday).days + 14)
+        logged = 0
+        for week in range(PATROL_WEEKS + 1):
+            if rng.random() < 0.12:
+                continue  # a week nobody patrolled: flagged as missed
+            offset = min(6, max(0, weekday + rng.choice([-1, 0, 0, 1])))  # a day early or late at times
+            day = first_monday + timedelta(days=7 * week + offset)
+            started_at = self._at(day, rng.uniform(9, 15))
+            ended_at = started_at + timedelta(minutes=rng.randint(50, 150))
+            submitted_at = ended_at + timedelta(minutes=rng.randint(5, 90))
+            if submitted_at >= self.now:
+                continue  # this week's patrol is still to come
+            cells = self.grid_cells[community.pk]
+            findings = []
+            if rng.random() < 0.3:
+                lat, lng, address, _spot = self._pick_place(community)
+                category = self.categories[rng.choice(sorted(data.LIAISON_CATEGORIES))]
+                findings.append(
+                    FindingInput(
+                        description=rng.choice(data.DESCRIPTIONS[category.code]).format(place=address),
+                        category=category,
+                        address=address,
+                        lat=lat,
+                        lng=lng,
+                    )
+                )
+            with clock.frozen_at(submitted_at):
+                patrol_log(
+                    liaison=liaison,
+                    community=community,
+                    started_at=started_at,
+                    ended_at=ended_at,
+                    grid_cells=rng.sample(cells, rng.randint(1, len(cells))),
+                    notes=rng.choice(data.PATROL_NOTES),
+                    findings=findings,
+                )
+            logged += 1
+        return logged
+
+    def _build_shops(self, community: Community, items: list[ChecklistItem]) -> int:
+        """Two or three shops with a current 门前三包 agreement and one inspection each.
+
+        The latest inspection in each community failed, so a rectification
+        notice (整改通知书) is running now.
+        """
+        rng, today = self.rng, timezone.localtime(self.now).date()
+        liaison = self.staff.liaison[community.pk]
+        roads = self.places[community.pk][0]
+        trades = rng.sample(SHOPS, rng.randint(2, 3))
+        # Items that allow at least two working days, so the notice is still running.
+        fixable = [item for item in items if item.rectify_days >= 2 and item.group != ChecklistGroup.FUMES]
+        for number, trade in enumerate(trades):
+            registered = self._at(today - timedelta(days=rng.randint(100, 300)), rng.uniform(9, 16))
+            cell = rng.choice(self.grid_cells[community.pk])
+            lat, lng = self._point_in(cell)
+            owner = self._person_name()
+            with clock.frozen_at(registered):
+                unit = responsibility_unit_create(
+                    actor=liaison,
+                    community=community,
+                    name=f"{rng.choice(data.SHOP_PREFIXES)}{trade}",
+                    address=f"{rng.choice(roads)}{rng.randint(1, 260)}号",
+                    grid_cell=cell,
+                    lat=round(lat, 6),
+                    lng=round(lng, 6),
+                    contact_name=owner,
+                    contact_phone=self._phone(),
+                    licence_number=f"92330{rng.randint(10**12, 10**13 - 1)}",
+                )
+            signed_on = timezone.localtime(registered).date()
+            self._save(
+                Agreement(
+                    unit=unit,
+                    number=f"MQSB-{signed_on:%Y}-{unit.pk:05d}",
+                    starts_on=signed_on,
+                    ends_on=signed_on + timedelta(days=364),
+                    signed_on=signed_on,
+                    signed_by=owner,
+                    duties=data.AGREEMENT_DUTIES,
+                )
+            )
+            kitchen = trade in data.FOOD_SHOPS
+            checked = [item for item in items if kitchen or item.group != ChecklistGroup.FUMES]
+            fails = number == len(trades) - 1
+            failed = rng.choice(fixable) if fails else None
+            if fails:
+                inspected_at = self._at(today - timedelta(days=1), rng.uniform(9, 16))
+            else:
+                inspected_at = self._at(today - timedelta(days=rng.randint(5, 40)), rng.uniform(9, 16))
+            with clock.frozen_at(inspected_at):
+                inspection_record(
+                    unit=unit,
+                    inspector=liaison,
+                    outcomes=[
+                        ItemOutcome(
+                            item=item,
+                            passed=item != failed,
+                            note=rng.choice(data.FAILED_ITEM_NOTES) if item == failed else "",
+                        )
+                        for item in checked
+                    ],
+                    notes="" if fails else rng.choice(data.INSPECTION_NOTES),
+                )
+        return len(trades)
+
     # --- planning ---------------------------------------------------------------
 
     def _plan_cases(self, count: int) -> list[Plan]:
@@ -482,12 +670,7 @@ class DemoSeeder:
     def _pick_place(self, community: Community) -> tuple[float, float, str, str]:
         """A point inside the community, its address, and the road or place a title names."""
         rng = self.rng
-        cell = rng.choice(self.grid_cells[community.pk])
-        assert cell.min_lat is not None and cell.max_lat is not None
-        assert cell.min_lng is not None and cell.max_lng is not None
-        # Keep clear of the edges so the point is plainly inside its cell.
-        lat = rng.uniform(cell.min_lat + 0.0005, cell.max_lat - 0.0005)
-        lng = rng.uniform(cell.min_lng + 0.0005, cell.max_lng - 0.0005)
+        lat, lng = self._point_in(rng.choice(self.grid_cells[community.pk]))
         roads, compounds, landmarks = self.places[community.pk]
         road, road2 = rng.sample(roads, 2)
         compound, landmark = rng.choice(compounds), rng.choice(landmarks)
@@ -503,6 +686,14 @@ class DemoSeeder:
             ]
         )
         return round(lat, 6), round(lng, 6), address, spot
+
+    def _point_in(self, cell: GridCell) -> tuple[float, float]:
+        assert cell.min_lat is not None and cell.max_lat is not None
+        assert cell.min_lng is not None and cell.max_lng is not None
+        # Keep clear of the edges so the point is plainly inside its cell.
+        lat = self.rng.uniform(cell.min_lat + 0.0005, cell.max_lat - 0.0005)
+        lng = self.rng.uniform(cell.min_lng + 0.0005, cell.max_lng - 0.0005)
+        return lat, lng
 
     def _reporter(self, source: CaseSource, community: Community) -> dict[str, Any]:
         rng = self.rng
