@@ -9,7 +9,10 @@
     var url = nav && nav.getAttribute("data-counts-url");
     if (!url || nav.getAttribute("data-counts-loading")) return;
     nav.setAttribute("data-counts-loading", "1");
-    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    // redirect "manual": a session still owing its second factor is redirected
+    // to the enrolment page, and following that GET would replace the key whose
+    // QR code the user is looking at (chengguan.security.otp_enrolment_start).
+    fetch(url, { credentials: "same-origin", redirect: "manual", headers: { Accept: "text/html" } })
       .then(function (response) { return response.ok ? response.text() : ""; })
       .then(function (html) {
         var holder = document.createElement("template");
