@@ -14,7 +14,14 @@ from chengguan.models import AuditEntry, CalendarOverride, OutboundMessage, User
 from chengguan.roles import Role
 
 
-class ReadOnlyAdminMixin:
+class NoDeleteMixin:
+    """Kept, never deleted: rows that history or counts refer to (make them inactive instead)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdminMixin(NoDeleteMixin):
     """Viewing only: no add, change or delete, whoever asks (superusers too).
 
     For history (case events, audit entries, liaison postings), which only
@@ -25,9 +32,6 @@ class ReadOnlyAdminMixin:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import Category
 from chengguan import clock
+from chengguan.admin import NoDeleteMixin
 from chengguan.audit import audit
 from chengguan.permissions import restrict, scope_for
 from communities.models import Community, GridCell
@@ -30,11 +31,6 @@ NOT_PERMITTED = _("You are not allowed to do this.")
 
 def _today() -> date:
     return timezone.localtime(clock.now()).date()
-
-
-class NoDeleteMixin:
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 # --- responsibility units (门前三包责任单位) ----------------------------------------------

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from chengguan.admin import ReadOnlyAdminMixin
+from chengguan.admin import NoDeleteMixin, ReadOnlyAdminMixin
 from chengguan.errors import DomainError
 from chengguan.permissions import can, restrict
 from communities.models import Community
@@ -78,7 +78,7 @@ class CoverPeriodForm(forms.ModelForm):
 
 
 @admin.register(CoverPeriod)
-class CoverPeriodAdmin(admin.ModelAdmin):
+class CoverPeriodAdmin(NoDeleteMixin, admin.ModelAdmin):
     """Cover periods go through liaisons.services, so access moves with them and every change is audited."""
 
     form = CoverPeriodForm
@@ -102,9 +102,6 @@ class CoverPeriodAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # Community and backup are fixed once saved; a different person is a new cover.
         return ("community", "backup") if obj is not None else ()
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -179,7 +176,7 @@ class PatrolPlanForm(forms.ModelForm):
 
 
 @admin.register(PatrolPlan)
-class PatrolPlanAdmin(admin.ModelAdmin):
+class PatrolPlanAdmin(NoDeleteMixin, admin.ModelAdmin):
     """Patrol plans: what the daily job schedules, reminds of and flags as missed (巡查完成率).
 
     Listed in the admin's scope (the gate); every save is audited in the
@@ -218,9 +215,6 @@ class PatrolPlanAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # A plan for another community is a new plan: its scheduled patrols belong to this one.
         return ("community", "created_at") if obj is not None else ("created_at",)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)

@@ -5,8 +5,6 @@ officer complained about; from then on the officer never sees the case, is
 never dispatched it and never hears of it.
 """
 
-import uuid
-
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
@@ -20,6 +18,7 @@ from chengguan.errors import ActionNotPermitted, InvalidInput
 from chengguan.models import Notification, NotificationKind
 from chengguan.roles import Role
 from tests.api import as_user, assert_error
+from tests.cases.test_intake_views import report
 from tests.factories import CaseFactory, UserFactory, aware, leaf_category, staff
 
 pytestmark = pytest.mark.django_db
@@ -45,22 +44,8 @@ def dispatching_supervisor(district):  # type: ignore[no-untyped-def]
 
 
 def intake(community, **overrides):  # type: ignore[no-untyped-def]
-    data = {
-        "idempotency_key": uuid.uuid4().hex,
-        "source": CaseSource.HOTLINE_12345.value,
-        "reporter_phone": "13900001111",
-        "reporter_name": "李四",
-        "category": "0102",
-        "urgency": "",
-        "community": str(community.pk),
-        "address": "幸福路12号路口",
-        "lat": "",
-        "lng": "",
-        "description": "执法队员态度粗暴，辱骂摊主",
-        "then": "",
-    }
-    data.update(overrides)
-    return data
+    """The intake desk's form (tests.cases.test_intake_views.report) for a complaint about an officer."""
+    return report(community, description="执法队员态度粗暴，辱骂摊主", **overrides)
 
 
 def complaint(community, officer, status=CaseStatus.REGISTERED):  # type: ignore[no-untyped-def]
