@@ -50,9 +50,11 @@ def _values(fields: list[Any], instance: Any) -> list[Any]:
     return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
 
 
-def _floor_statement() -> str:
+_CASE_FIELDS, _EVENT_FIELDS = _columns(Case), _columns(CaseEvent, skip=("case",))
+
+
+def _floor_statement(case_fields: list[Any], event_fields: list[Any]) -> str:
     """INSERT the case and, from its new id, its event: one statement (PostgreSQL)."""
-    case_fields, event_fields = _columns(Case), _columns(CaseEvent, skip=("case",))
 
     def names(fields: list[Any]) -> str:
         return ", ".join(connection.ops.quote_name(f.column) for f in fields)
@@ -94,7 +96,7 @@ def complaint_floor(request: HttpRequest) -> HttpResponse:
         is_public=True,
         created_at=now,
     )
-    params = _values(_columns(Case), case) + _values(_columns(CaseEvent, skip=("case",)), event)
+    params = _values(_CASE_FIELDS, case) + _values(_EVENT_FIELDS, event)
     with connection.cursor() as cursor:
         cursor.execute(_FLOOR_STATEMENT, params)
     response = redirect("public:report_done", code=case.tracking_code)
@@ -102,4 +104,4 @@ def complaint_floor(request: HttpRequest) -> HttpResponse:
     return response
 
 
-_FLOOR_STATEMENT = _floor_statement()
+_FLOOR_STATEMENT = _floor_statement(_CASE_FIELDS, _EVENT_FIELDS)
